@@ -1,13 +1,19 @@
 """Suite vs raw vLLM: generation throughput on the same prompts and sampling params, one process tree.
 
     python benchmarks/throughput.py [--model fixtures/models/tiny-r1] [--max-tokens 256] [--workers 8]
+                                    [--schedules auto,stream] [--repeat N]
 
+Each measurement runs in a fresh child process of this one, so none inherits another's state:
 1. raw: ``vllm.LLM.generate`` on every built-in item's prompt (rendered with the model's chat
    template, exactly as the suite renders it), timed without the model load;
 2. leader: our vLLM engine wrapper and generation leader alone (cache writes included, no pytest);
 3. suite: ``pytest -n WORKERS --model ... --no-cache`` in a subprocess, whose generation leader
-   reports its own throughput (model load excluded) in ``run.json``.
-Prints both and the ratio suite/raw (target >= 0.95), plus the suite's end-to-end wall time.
+   reports its own throughput in ``run.json``.
+   The suite runs once per ``--verify-schedule`` in ``--schedules`` (default: auto, which holds
+   verification until generation ends when vLLM computes on this machine's CPUs, and stream).
+All three time generation alone: the engine's start-up (``Engine.load``: import, weights) is timed
+apart and printed as "load s". Prints each one's throughput and its ratio to raw (target >= 0.95),
+plus the suite's wall time; ``--repeat`` interleaves rounds and prints medians.
 """
 
 from __future__ import annotations
@@ -15,6 +21,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -34,6 +41,9 @@ def raw_vllm(model: str, max_tokens: int) -> dict[str, float]:
     engine = VLLMEngine(EngineConfig(model=model))  # same engine kwargs as the suite
     prompts = [{"prompt_token_ids": engine.checkpoint.encode(engine.render(i.messages))}
                for i in load_benchmark("builtin").items]
+    t0 = time.perf_counter()
+    engine.load()
+    load_s = time.perf_counter() - t0
     llm = engine.llm
     params = SamplingParams(temperature=0.0, max_tokens=max_tokens, skip_special_tokens=False)
     t0 = time.perf_counter()
@@ -42,7 +52,7 @@ def raw_vllm(model: str, max_tokens: int) -> dict[str, float]:
     tokens = sum(len(o.outputs[0].token_ids) for o in outs)
     engine.close()
     return {"requests": len(prompts), "tokens": tokens, "seconds": seconds, "tok_s": tokens / seconds,
-            "load_s": engine.load_seconds or 0.0}
+            "load_s": load_s}
 
 
 def leader_only(model: str, max_tokens: int) -> dict[str, float]:
@@ -55,7 +65,6 @@ def leader_only(model: str, max_tokens: int) -> dict[str, float]:
     from evalsuite.types import SamplingConfig
 
     engine = VLLMEngine(EngineConfig(model=model))
-    _ = engine.llm  # load outside the timed part, as for raw
     with tempfile.TemporaryDirectory() as tmp:
         leader = GenerationLeader(engine, CompletionCache(Path(tmp) / "c.sqlite"), run_id="bench",
                                   sampling=SamplingConfig(max_tokens=max_tokens), samples=1, use_cache=False)
@@ -65,13 +74,14 @@ def leader_only(model: str, max_tokens: int) -> dict[str, float]:
     stats = leader.stats
     assert stats is not None
     return {"requests": stats.generated, "tokens": stats.output_tokens, "seconds": stats.seconds,
-            "tok_s": stats.output_tokens / stats.seconds, "load_s": engine.load_seconds or 0.0}
+            "tok_s": stats.tokens_per_second, "load_s": stats.load_seconds}
 
 
-def suite(model: str, max_tokens: int, workers: int) -> dict[str, float]:
+def suite(model: str, max_tokens: int, workers: int, schedule: str) -> dict[str, float]:
     with tempfile.TemporaryDirectory() as tmp:
         cmd = [sys.executable, "-m", "pytest", "-n", str(workers), "--model", model, "--engine", "vllm",
                "--max-tokens", str(max_tokens), "--no-cache", "--report-dir", tmp, "--run-id", "bench",
+               "--verify-schedule", schedule,
                "-q", "-p", "no:cacheprovider", "--cache-dir", tmp]
         t0 = time.perf_counter()
         proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
@@ -81,8 +91,21 @@ def suite(model: str, max_tokens: int, workers: int) -> dict[str, float]:
             sys.stderr.write(proc.stdout[-3000:] + proc.stderr[-3000:])
             raise SystemExit("suite run wrote no run.json")
         gen = json.loads(run_json.read_text())["meta"]["generation"]
-    return {"requests": gen["generated"], "tokens": gen["output_tokens"], "seconds": gen["seconds"] - gen["load_seconds"],
-            "tok_s": gen["tokens_per_second"], "load_s": gen["load_seconds"], "wall_s": wall}
+        summary = json.loads((Path(tmp) / "bench" / "summary.json").read_text())["summary"]
+    return {"requests": gen["generated"], "tokens": gen["output_tokens"], "seconds": gen["seconds"],
+            "tok_s": gen["tokens_per_second"], "load_s": gen["load_seconds"], "wall_s": wall,
+            "score": summary["benchmarks"]["builtin"]["overall"]["metrics"]["avg@n"]["value"]}
+
+
+def _child(name: str, model: str, max_tokens: int) -> dict[str, float]:
+    """Run ``raw`` or ``leader`` in a fresh Python process; its result comes back as JSON."""
+    cmd = [sys.executable, __file__, "--measure", name, "--model", model, "--max-tokens", str(max_tokens)]
+    proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
+    lines = [line for line in proc.stdout.splitlines() if line.startswith("{")]
+    if proc.returncode != 0 or not lines:
+        sys.stderr.write(proc.stdout[-3000:] + proc.stderr[-3000:])
+        raise SystemExit(f"{name} measurement failed (exit {proc.returncode})")
+    return json.loads(lines[-1])
 
 
 def main() -> int:
@@ -90,17 +113,37 @@ def main() -> int:
     parser.add_argument("--model", default=str(ROOT / "fixtures/models/tiny-r1"))
     parser.add_argument("--max-tokens", type=int, default=256)
     parser.add_argument("--workers", type=int, default=8)
+    parser.add_argument("--schedules", default="auto,stream",
+                        help="--verify-schedule values to run the suite with (comma-separated). Default: auto,stream.")
+    parser.add_argument("--repeat", type=int, default=1,
+                        help="Rounds of every measurement, interleaved; medians are printed. Default: 1.")
+    parser.add_argument("--measure", choices=("raw", "leader"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     os.environ.setdefault("VLLM_CPU_KVCACHE_SPACE", "1")
-    raw = raw_vllm(args.model, args.max_tokens)
-    leader = leader_only(args.model, args.max_tokens)
-    ours = suite(args.model, args.max_tokens, args.workers)
-    print(f"{'':8} {'requests':>8} {'tokens':>8} {'gen s':>8} {'tok/s':>8} {'load s':>8}")
-    for name, r in (("raw", raw), ("leader", leader), ("suite", ours)):
-        print(f"{name:8} {r['requests']:>8} {r['tokens']:>8} {r['seconds']:>8.1f} {r['tok_s']:>8.0f} {r['load_s']:>8.1f}")
-    print(f"suite end-to-end wall (start-up, load, generation, verification, reports): {ours['wall_s']:.1f}s")
-    print(f"throughput ratio leader/raw (engine wrapper + cache, no pytest): {leader['tok_s'] / raw['tok_s']:.3f}")
-    print(f"throughput ratio suite/raw: {ours['tok_s'] / raw['tok_s']:.3f} (target >= 0.95)")
+    if args.measure:
+        measure = raw_vllm if args.measure == "raw" else leader_only
+        print(json.dumps(measure(args.model, args.max_tokens)), flush=True)
+        return 0
+    rounds: list[dict[str, dict[str, float]]] = []
+    for _ in range(args.repeat):
+        rows = {name: _child(name, args.model, args.max_tokens) for name in ("raw", "leader")}
+        for schedule in args.schedules.split(","):
+            rows[f"suite/{schedule}"] = suite(args.model, args.max_tokens, args.workers, schedule)
+        for r in rows.values():
+            r["ratio"] = r["tok_s"] / rows["raw"]["tok_s"]
+        rounds.append(rows)
+    print(f"{args.repeat} round(s); medians, ratio range in brackets")
+    print(f"{'':14} {'requests':>8} {'tokens':>8} {'gen s':>7} {'tok/s':>7} {'ratio':>6} {'[min-max]':>12} "
+          f"{'load s':>7} {'wall s':>7} {'score':>6}")
+    for name in rounds[0]:
+        r = {k: statistics.median(x[name][k] for x in rounds) for k in rounds[0][name]}
+        ratios = [x[name]["ratio"] for x in rounds]
+        wall = f"{r['wall_s']:>7.1f}" if "wall_s" in r else f"{'':>7}"
+        score = f"{r['score']:>6.3f}" if "score" in r else ""
+        print(f"{name:14} {r['requests']:>8.0f} {r['tokens']:>8.0f} {r['seconds']:>7.2f} {r['tok_s']:>7.0f} "
+              f"{r['ratio']:>6.3f} {f'[{min(ratios):.2f}-{max(ratios):.2f}]':>12} {r['load_s']:>7.1f} {wall} {score}")
+    print(f"ratio = tok/s / raw tok/s of the same round (generation alone; target >= 0.95 for the suite under "
+          f"-n {args.workers}); wall s = the whole pytest run (start-up, load, generation, verification, reports)")
     return 0
 
 

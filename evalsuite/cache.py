@@ -18,6 +18,7 @@ import threading
 import time
 from collections.abc import Iterable, Sequence
 from pathlib import Path
+from typing import NamedTuple
 
 from evalsuite.types import Completion, Request, SamplingConfig
 
@@ -34,12 +35,21 @@ CREATE TABLE IF NOT EXISTS failures (
     run_id TEXT NOT NULL, key TEXT NOT NULL, error TEXT NOT NULL, PRIMARY KEY (run_id, key)
 );
 CREATE TABLE IF NOT EXISTS runs (
-    run_id TEXT PRIMARY KEY, state TEXT NOT NULL, message TEXT, updated REAL
+    run_id TEXT PRIMARY KEY, state TEXT NOT NULL, message TEXT, updated REAL, schedule TEXT
 );
 """
 
+class RunState(NamedTuple):
+    state: str
+    """``planning`` → ``generating`` → ``done`` | ``failed``."""
+    message: str
+    """Why the run failed (empty otherwise)."""
+    schedule: str | None
+    """When tests verify: ``stream`` (as completions land) or ``after`` (once generation ended)."""
+
+
 KEY_VERSION = "1"
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 """Bumped when a table changes. Per-run tables (plan, failures, runs) are simply recreated; the
 completions table only ever gains columns, so cached generations survive upgrades."""
 
@@ -172,15 +182,20 @@ class CompletionCache:
         ).fetchone()
         return row[0] if row else None
 
-    def set_state(self, run_id: str, state: str, message: str = "") -> None:
-        """``planning`` → ``generating`` → ``done`` | ``failed``."""
+    def set_state(self, run_id: str, state: str, message: str = "", *, schedule: str | None = None) -> None:
+        """Record the leader's state (see ``RunState``); a ``schedule`` once set is kept."""
         self._conn().execute(
-            "INSERT OR REPLACE INTO runs VALUES (?, ?, ?, ?)", (run_id, state, message, time.time())
+            "INSERT INTO runs (run_id, state, message, updated, schedule) VALUES (?, ?, ?, ?, ?) "
+            "ON CONFLICT (run_id) DO UPDATE SET state = excluded.state, message = excluded.message, "
+            "updated = excluded.updated, schedule = COALESCE(excluded.schedule, runs.schedule)",
+            (run_id, state, message, time.time(), schedule),
         )
 
-    def state(self, run_id: str) -> tuple[str, str] | None:
-        row = self._conn().execute("SELECT state, message FROM runs WHERE run_id = ?", (run_id,)).fetchone()
-        return (row[0], row[1]) if row else None
+    def state(self, run_id: str) -> RunState | None:
+        row = self._conn().execute(
+            "SELECT state, message, schedule FROM runs WHERE run_id = ?", (run_id,)
+        ).fetchone()
+        return RunState(row[0], row[1] or "", row[2]) if row else None
 
     def close(self) -> None:
         conn = getattr(self._local, "conn", None)

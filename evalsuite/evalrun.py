@@ -104,6 +104,7 @@ class EvalRun:
             use_cache=s.use_cache,
             generate_missing=not s.rescore,
             progress_log=report_dir / "progress.log",
+            schedule=self.config.getoption("es_verify_schedule"),
         )
         self.recorder = Recorder(self, report_dir)
 

@@ -17,6 +17,7 @@ pytest.register_assert_rewrite("evalsuite.testing")
 from evalsuite import session as _session  # noqa: E402
 from evalsuite.evalrun import EvalRun  # noqa: E402
 from evalsuite.evaluate import record_result  # noqa: E402
+from evalsuite.runner import SCHEDULES  # noqa: E402
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -59,6 +60,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     add("--data", dest="es_data", default=None, help="A custom JSONL file evaluated as benchmark 'custom'. Default: none.")
     add("--verifier", dest="es_verifier", default="math", help="Verifier for --data: math, choice, code, exact, text. Default: math.")
     add("--fields", dest="es_fields", default=None, help="Field mapping for --data, e.g. prompt=question,gold=answer. Default: prompt,gold,id.")
+    add("--verify-schedule", dest="es_verify_schedule", default="auto", choices=SCHEDULES, help="When tests verify: 'stream' as each item's completions land, 'after' once the whole plan is generated (the engine keeps every core), 'auto' = after when the engine computes on this machine's CPUs, else stream. Default: auto.")
     add("--worker-nice", dest="es_worker_nice", default=10, type=int, help="Niceness added to xdist workers so verification yields CPU to generation. Default: 10.")
     # cache and reports
     add("--cache-dir", dest="es_cache_dir", default=None, help="Completion cache directory. Default: ./.evalsuite_cache.")

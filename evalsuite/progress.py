@@ -29,6 +29,12 @@ class Progress:
         self._tty = bool(getattr(self._stream, "isatty", lambda: False)())
         self._log = log_path.open("a", encoding="utf-8") if log_path else None
 
+    def engine_ready(self, load_seconds: float) -> None:
+        """The engine has started: say how long it took; rates and ETA count from now."""
+        with self._lock:
+            self.started = time.perf_counter()
+            self._emit(f"[evalsuite] engine ready in {load_seconds:.1f}s; generating {self.total} requests", end="\n")
+
     def update(self, *, tokens: int, error: bool = False) -> None:
         with self._lock:
             self.done += 1
@@ -50,12 +56,13 @@ class Progress:
             f"elapsed {elapsed:.0f}s eta {eta_s}" + (f" errors {self.errors}" if self.errors else "")
         )
 
-    def _emit(self, line: str) -> None:
+    def _emit(self, line: str, end: str | None = None) -> None:
         if self._log is not None:
             self._log.write(f"{time.strftime('%H:%M:%S')} {line}\n")
             self._log.flush()
         if self._tty:
-            end = "\n" if self.done == self.total else "\r"
+            if end is None:
+                end = "\n" if self.done == self.total else "\r"
             self._stream.write(line + end)
             self._stream.flush()
 

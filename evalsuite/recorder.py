@@ -153,7 +153,7 @@ class Recorder:
             tr.write_line(
                 f"generation: {stats.generated} generated, {stats.cached} from cache, "
                 f"{stats.output_tokens} tokens in {stats.seconds:.1f}s"
-                + (f" (model load {stats.load_seconds:.1f}s)" if stats.load_seconds else "")
+                + (f" (after {stats.load_seconds:.1f}s engine start-up)" if stats.load_seconds else "")
                 + (f", {stats.tokens_per_second:.0f} tok/s" if stats.tokens_per_second else "")
                 + (f", {stats.errors} errors" if stats.errors else "")
             )

@@ -4,6 +4,12 @@ Exactly one process leads (the xdist controller, or the lone pytest process): it
 selected items into a plan of requests, writes the plan to the cache, and streams every missing
 request to the engine at once in a background thread, storing each completion as it finishes.
 Tests, in any process, only read: ``wait_for_item`` polls the cache for their item's keys.
+
+When tests verify is the run's *schedule*, chosen by the leader and recorded with its state:
+``stream`` verifies each item as soon as its completions land (verification overlaps generation:
+right when the engine computes on a GPU or a remote server), ``after`` holds every test until the
+whole plan is generated (right when the engine computes on this machine's CPUs, where verifying
+alongside would take cores from it and gain no wall time).
 """
 
 from __future__ import annotations
@@ -25,6 +31,10 @@ from evalsuite.types import Completion, Item, Request, SamplingConfig
 log = logging.getLogger(__name__)
 
 
+SCHEDULES = ("auto", "stream", "after")
+"""Values of ``--verify-schedule``; see the module docstring."""
+
+
 class GenerationFailed(RuntimeError):
     """The leader could not produce a completion: an infrastructure error, not a wrong answer."""
 
@@ -42,17 +52,16 @@ class GenerationStats:
     output_tokens: int
     """Tokens the engine generated this run."""
     seconds: float
-    """Wall time of the engine's ``generate`` (model load included)."""
+    """Wall time of generation proper: the engine's ``generate``, start-up excluded."""
     errors: int
     """Requests that failed."""
     load_seconds: float = 0.0
-    """Part of ``seconds`` spent loading the model (engines that load lazily report it)."""
+    """Wall time of the engine's start-up (``load``: imports, weights, connection)."""
 
     @property
     def tokens_per_second(self) -> float:
-        """Output tokens per second of generation proper (model load excluded)."""
-        busy = self.seconds - self.load_seconds
-        return self.output_tokens / busy if busy > 0 else 0.0
+        """Output tokens per second of generation (start-up excluded)."""
+        return self.output_tokens / self.seconds if self.seconds > 0 else 0.0
 
 
 class GenerationLeader:
@@ -70,6 +79,7 @@ class GenerationLeader:
         use_cache: bool = True,
         generate_missing: bool = True,
         progress_log: Path | None = None,
+        schedule: str = "auto",
     ) -> None:
         self.engine = engine
         self.cache = cache
@@ -80,6 +90,7 @@ class GenerationLeader:
         self.use_cache = use_cache
         self.generate_missing = generate_missing
         self.progress_log = progress_log
+        self.schedule = schedule
         self.stats: GenerationStats | None = None
         self._thread: threading.Thread | None = None
 
@@ -130,7 +141,7 @@ class GenerationLeader:
             self.stats = GenerationStats(len(requests), n_cached, 0, 0, 0.0, 0)
             self.cache.set_state(self.run_id, "done")
             return
-        self.cache.set_state(self.run_id, "generating")
+        self.cache.set_state(self.run_id, "generating", schedule=self.resolved_schedule())
         self._thread = threading.Thread(
             target=self._generate, args=(missing, len(requests), n_cached), name="evalsuite-leader", daemon=True
         )
@@ -149,8 +160,12 @@ class GenerationLeader:
             errors += completion.finish_reason == "error"
             progress.update(tokens=completion.output_tokens, error=completion.finish_reason == "error")
 
-        t0 = time.perf_counter()
+        start = time.perf_counter()
+        loaded: float | None = None
         try:
+            self.engine.load()
+            loaded = time.perf_counter()
+            progress.engine_ready(loaded - start)
             self.engine.generate(missing, on_completion)
         except BaseException as exc:  # the engine died: every waiting test must learn it
             log.exception("generation failed")
@@ -158,12 +173,19 @@ class GenerationLeader:
         else:
             cache.set_state(self.run_id, "done")
         finally:
+            end = time.perf_counter()
             self.stats = GenerationStats(
-                planned, cached, len(missing), tokens, time.perf_counter() - t0, errors,
-                load_seconds=getattr(self.engine, "load_seconds", None) or 0.0,
+                planned, cached, len(missing), tokens, end - (loaded or end), errors,
+                load_seconds=(loaded or end) - start,
             )
             progress.close()
             cache.close()
+
+    def resolved_schedule(self) -> str:
+        """``stream`` or ``after``; ``auto`` holds tests when the engine computes on this machine's CPUs."""
+        if self.schedule in SCHEDULES[1:]:
+            return self.schedule
+        return "after" if self.engine.computes_on_cpu() else "stream"
 
     @property
     def started(self) -> bool:
@@ -186,6 +208,9 @@ def wait_for_item(
     keys: list[str] = []
     delay = poll_s
     while True:
+        # State first: once it reads done/failed, every completion the leader stored is visible below.
+        state = cache.state(run_id)
+        ended = state is not None and state.state in ("done", "failed")
         if not keys:
             keys = cache.plan_keys(run_id, item_nodeid)
         if keys:
@@ -193,18 +218,14 @@ def wait_for_item(
             failed = cache.failures(run_id, [k for k in keys if k not in found])
             if failed:
                 raise GenerationFailed(next(iter(failed.values())))
-            if len(found) == len(keys):
+            held = state is not None and state.schedule == "after" and not ended
+            if len(found) == len(keys) and not held:
                 return [found[k] for k in keys]
-        state = cache.state(run_id)
-        if state is not None and state[0] == "failed":
-            raise GenerationFailed(f"generation failed: {state[1]}")
-        if state is not None and state[0] == "done" and keys:
-            # A last read: the final completion may have landed between the two queries above.
-            found = cache.get_many(keys)
-            if len(found) == len(keys):
-                return [found[k] for k in keys]
-            raise GenerationFailed("generation finished without a completion for this item")
-        if state is not None and state[0] == "done" and not keys:
+        if state is not None and state.state == "failed":
+            raise GenerationFailed(f"generation failed: {state.message}")
+        if state is not None and state.state == "done":
+            if keys:
+                raise GenerationFailed("generation finished without a completion for this item")
             raise GenerationFailed(f"{item_nodeid} is not in this run's plan (was it deselected on the leader?)")
         time.sleep(delay)
         delay = min(delay * 1.5, max_poll_s)

@@ -62,6 +62,19 @@ class Engine(Protocol):
         """The prompt exactly as the model sees it (chat template applied)."""
         ...
 
+    def computes_on_cpu(self) -> bool:
+        """Whether generation computes on this machine's CPUs (no accelerator, no remote server),
+        so that verifying alongside it would slow it down."""
+        ...
+
+    def load(self) -> None:
+        """Get ready to generate (import, load weights, connect); idempotent.
+
+        The leader calls it before ``generate`` and reports its time as start-up, apart from
+        generation, so throughput figures measure generation alone.
+        """
+        ...
+
     def generate(self, requests: Sequence[Request], on_completion: Callable[[Completion], None]) -> None:
         """Run all requests at full concurrency; call ``on_completion`` as each finishes.
 

@@ -54,6 +54,12 @@ class FakeEngine:
         reason: FinishReason = "length" if any(s in prompt for s in self.script.get("length", [])) else "stop"
         return text, reason
 
+    def computes_on_cpu(self) -> bool:
+        return False  # instant: nothing to yield to
+
+    def load(self) -> None:
+        pass
+
     def generate(self, requests: Sequence[Request], on_completion: Callable[[Completion], None]) -> None:
         calls = Path(f"{self.script_path}.calls") if self.script_path else None
         crash_after = int(os.environ.get("EVALSUITE_FAKE_CRASH_AFTER", "-1"))

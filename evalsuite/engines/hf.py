@@ -23,7 +23,6 @@ class HFEngine:
         self.checkpoint = LocalCheckpoint(config)
         self.config = config
         self.batch_size = int(config.options.get("batch_size", 16))
-        self.load_seconds: float | None = None
 
     def fingerprint(self) -> str:
         return self.checkpoint.fingerprint()
@@ -36,7 +35,6 @@ class HFEngine:
         import torch
         from transformers import AutoModelForCausalLM
 
-        t0 = time.perf_counter()
         on_gpu = torch.cuda.is_available()
         dtype = getattr(torch, self.checkpoint.torch_dtype_name(on_gpu=on_gpu))
         try:
@@ -52,9 +50,15 @@ class HFEngine:
                 model = PeftModel.from_pretrained(model, str(self.checkpoint.adapter))
             except Exception as exc:
                 raise EngineConfigError(f"--adapter {self.config.adapter}: cannot apply it ({exc})") from exc
-        model = model.to("cuda" if on_gpu else "cpu").eval()  # type: ignore[arg-type]
-        self.load_seconds = time.perf_counter() - t0
-        return model
+        return model.to("cuda" if on_gpu else "cpu").eval()  # type: ignore[arg-type]
+
+    def computes_on_cpu(self) -> bool:
+        import torch
+
+        return not torch.cuda.is_available()
+
+    def load(self) -> None:
+        _ = self._model, self.checkpoint.tokenizer
 
     def generate(self, requests: Sequence[Request], on_completion: Callable[[Completion], None]) -> None:
         import torch

@@ -223,6 +223,12 @@ class OpenAIEngine:
 
     # -- Engine protocol ------------------------------------------------------------------------
 
+    def computes_on_cpu(self) -> bool:
+        return False  # the server's compute is not ours to share (pass --verify-schedule after for a local CPU server)
+
+    def load(self) -> None:
+        """Nothing to load: the constructor already waited for the server to answer."""
+
     def fingerprint(self) -> str:
         """Hash of the base URL, the model name and the server's ``root``/``parent``/``max_model_len``.
 

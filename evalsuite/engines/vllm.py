@@ -37,7 +37,6 @@ class VLLMEngine:
     def __init__(self, config: EngineConfig) -> None:
         self.config = config
         self.checkpoint = LocalCheckpoint(config)
-        self.load_seconds: float | None = None
 
     def fingerprint(self) -> str:
         return self.checkpoint.fingerprint()
@@ -82,9 +81,14 @@ class VLLMEngine:
             llm = vllm.LLM(**self.engine_kwargs())
         except Exception as exc:
             raise EngineError(f"--model {self.config.model}: vLLM failed to start ({exc})") from exc
-        self.load_seconds = time.perf_counter() - t0
-        log.info("vLLM loaded %s in %.1fs", self.checkpoint.path, self.load_seconds)
+        log.info("vLLM loaded %s in %.1fs", self.checkpoint.path, time.perf_counter() - t0)
         return llm
+
+    def computes_on_cpu(self) -> bool:
+        return not _on_gpu()
+
+    def load(self) -> None:
+        _ = self.llm, self.checkpoint.tokenizer
 
     def _lora_request(self) -> Any:
         if self.checkpoint.adapter is None:

@@ -4,15 +4,25 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from plugin_helpers import distinct_questions
 
 
-def test_xdist_generates_once_and_results_match(fake_run):
-    result = fake_run.run("-n", "2", "-m", "add and level1")
+@pytest.mark.parametrize("schedule", ["stream", "after"])
+def test_xdist_generates_once_and_results_match(fake_run, schedule):
+    result = fake_run.run("-n", "2", "-m", "add and level1", "--verify-schedule", schedule)
     result.assert_outcomes(passed=3, failed=17)
     prompts = [c["prompt"] for c in fake_run.calls()]
     assert len(prompts) == len(set(prompts)) == distinct_questions("add/level1")
-    result.stdout.fnmatch_lines(["*builtin: n=20 avg@n 0.150*"])
+    result.stdout.fnmatch_lines(["*builtin: n=20 avg@n 0.150*", "*generation: * tok/s*"])
+    (run_dir,) = fake_run.reports()
+    assert "engine ready in" in (run_dir / "progress.log").read_text()
+
+
+def test_an_unknown_schedule_is_a_usage_error(fake_run):
+    result = fake_run.run("--verify-schedule", "sometimes")
+    assert result.ret == 4
+    result.stderr.fnmatch_lines(["*--verify-schedule*invalid choice*sometimes*"])
 
 
 def test_exit_status_follows_gates_not_wrong_items(fake_run):

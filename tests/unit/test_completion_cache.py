@@ -49,8 +49,11 @@ def test_put_get_and_failures_are_per_run(tmp_path):
 class _Engine:
     name = "scripted"
 
-    def __init__(self, fail: bool = False) -> None:
+    def __init__(self, fail: bool = False, on_cpu: bool = False, gate: threading.Event | None = None) -> None:
         self.fail = fail
+        self.on_cpu = on_cpu
+        self.gate = gate  # when set, everything after the first request waits for it
+        self.loaded = False
 
     def fingerprint(self) -> str:
         return "fp"
@@ -58,10 +61,20 @@ class _Engine:
     def render(self, messages):
         return messages[-1].content
 
+    def computes_on_cpu(self) -> bool:
+        return self.on_cpu
+
+    def load(self) -> None:
+        time.sleep(0.05)
+        self.loaded = True
+
     def generate(self, requests, on_completion):
+        assert self.loaded
         if self.fail:
             raise RuntimeError("engine died")
-        for r in requests:
+        for n, r in enumerate(requests):
+            if n == 1 and self.gate is not None:
+                assert self.gate.wait(30)
             time.sleep(0.01)
             on_completion(Completion(r.key, f"answer to {r.prompt}", "stop", output_tokens=2))
 
@@ -92,7 +105,51 @@ def test_leader_streams_and_waiters_in_threads_get_their_items(tmp_path):
     assert {k: [c.text for c in v] for k, v in got.items()} == {
         i.nodeid: [f"answer to {i.messages[0].content}"] * 2 for i in items
     }
-    assert dataclasses.asdict(leader.stats)["generated"] == 10
+    stats = dataclasses.asdict(leader.stats)
+    assert stats["generated"] == 10 and stats["output_tokens"] == 20
+    # start-up is timed apart from generation, so tok/s measures generation alone
+    assert stats["load_seconds"] >= 0.05 and 0 < stats["seconds"] < stats["load_seconds"] + 5
+    assert leader.stats.tokens_per_second == pytest.approx(20 / stats["seconds"])
+
+
+@pytest.mark.parametrize(
+    ("schedule", "on_cpu", "held"),
+    [("auto", False, False), ("auto", True, True), ("stream", True, False), ("after", False, True)],
+)
+def test_the_schedule_decides_whether_a_finished_item_waits_for_the_whole_plan(tmp_path, schedule, on_cpu, held):
+    gate = threading.Event()
+    cache = CompletionCache(tmp_path / "c.sqlite")
+    leader = GenerationLeader(_Engine(on_cpu=on_cpu, gate=gate), cache, run_id="r", sampling=SamplingConfig(),
+                              samples=1, schedule=schedule)
+    leader.start(_items(3))
+    got: list = []
+    waiter = threading.Thread(
+        target=lambda: got.extend(wait_for_item(CompletionCache(tmp_path / "c.sqlite"), "r", "b/i0", max_poll_s=0.05))
+    )
+    waiter.start()
+    key = cache.plan_keys("r", "b/i0")[0]
+    deadline = time.monotonic() + 30
+    while not cache.get_many([key]) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert cache.get_many([key]), "the first item was never generated"
+    # b/i0 is complete while the rest of the plan waits on the gate
+    waiter.join(0.5 if held else 30)
+    assert waiter.is_alive() is held
+    assert cache.state("r").schedule == ("after" if held else "stream")
+    gate.set()
+    leader.join()
+    waiter.join(30)
+    assert [c.text for c in got] == ["answer to q0"]
+
+
+def test_a_held_item_whose_completions_exist_survives_a_later_engine_failure(tmp_path):
+    cache = CompletionCache(tmp_path / "c.sqlite")
+    leader = GenerationLeader(_Engine(), cache, run_id="r", sampling=SamplingConfig(), samples=1, schedule="after")
+    leader.start(_items(2))
+    leader.join()
+    cache.set_state("r", "failed", "engine died later")
+    assert cache.state("r").schedule == "after"  # a state change keeps the schedule
+    assert [c.text for c in wait_for_item(cache, "r", "b/i0")] == ["answer to q0"]
 
 
 def test_waiters_learn_that_the_engine_died(tmp_path):
