@@ -188,9 +188,14 @@ class EvalRun:
         if self.recorder is not None:
             session.exitstatus = self.recorder.finish(session.exitstatus)
 
-    def pytest_terminal_summary(self, terminalreporter: Any) -> None:
-        if self.recorder is not None:
-            self.recorder.terminal_summary(terminalreporter)
+    @pytest.hookimpl(wrapper=True, tryfirst=True)
+    def pytest_terminal_summary(self, terminalreporter: Any) -> Any:
+        """After pytest's own summaries (the list of failed items): the scores end the output."""
+        try:
+            return (yield)
+        finally:
+            if self.recorder is not None:
+                self.recorder.terminal_summary(terminalreporter)
 
     def pytest_unconfigure(self, config: pytest.Config) -> None:
         if self.engine is not None:

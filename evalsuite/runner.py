@@ -65,7 +65,10 @@ class GenerationStats:
 
 
 class GenerationLeader:
-    """Plans, generates what is missing, and records the run's state in the cache."""
+    """Plans, generates what is missing, and records the run's state in the cache.
+
+    The engine is closed as soon as generation ends (``close`` is idempotent; its owner may call it again).
+    """
 
     def __init__(
         self,
@@ -180,6 +183,12 @@ class GenerationLeader:
             )
             progress.close()
             cache.close()
+            # Nothing generates after this: free the engine's memory and processes now, while the
+            # tests verify, rather than after the summary (vLLM takes seconds to shut down).
+            try:
+                self.engine.close()
+            except Exception:
+                log.warning("engine close failed", exc_info=True)
 
     def resolved_schedule(self) -> str:
         """``stream`` or ``after``; ``auto`` holds tests when the engine computes on this machine's CPUs."""

@@ -53,7 +53,7 @@ class _Engine:
         self.fail = fail
         self.on_cpu = on_cpu
         self.gate = gate  # when set, everything after the first request waits for it
-        self.loaded = False
+        self.loaded = self.closed = False
 
     def fingerprint(self) -> str:
         return "fp"
@@ -79,7 +79,7 @@ class _Engine:
             on_completion(Completion(r.key, f"answer to {r.prompt}", "stop", output_tokens=2))
 
     def close(self):
-        pass
+        self.closed = True
 
 
 def _items(n):
@@ -88,7 +88,8 @@ def _items(n):
 
 def test_leader_streams_and_waiters_in_threads_get_their_items(tmp_path):
     cache = CompletionCache(tmp_path / "c.sqlite")
-    leader = GenerationLeader(_Engine(), cache, run_id="r", sampling=SamplingConfig(), samples=2)
+    engine = _Engine()
+    leader = GenerationLeader(engine, cache, run_id="r", sampling=SamplingConfig(), samples=2)
     items = _items(5)
     got = {}
 
@@ -110,6 +111,7 @@ def test_leader_streams_and_waiters_in_threads_get_their_items(tmp_path):
     # start-up is timed apart from generation, so tok/s measures generation alone
     assert stats["load_seconds"] >= 0.05 and 0 < stats["seconds"] < stats["load_seconds"] + 5
     assert leader.stats.tokens_per_second == pytest.approx(20 / stats["seconds"])
+    assert engine.closed  # released as soon as nothing is left to generate
 
 
 @pytest.mark.parametrize(
