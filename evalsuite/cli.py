@@ -7,12 +7,15 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+LEAN_PYTEST_ARGS = ("-p", "no:cacheprovider", "-p", "no:hypothesispytest", "-p", "no:benchmark")
+"""Plugins an evaluation never uses; hypothesis alone costs seconds per xdist worker at session end."""
+
 
 def _run(argv: Sequence[str]) -> int:
     """``evalsuite run --model PATH [pytest options]``: the packaged evaluation module under pytest."""
     import pytest
 
-    return int(pytest.main(["--pyargs", "evalsuite.suite.evaluation", "-p", "no:cacheprovider", *argv]))
+    return int(pytest.main(["--pyargs", "evalsuite.suite.evaluation", *LEAN_PYTEST_ARGS, *argv]))
 
 
 def _report(argv: Sequence[str]) -> int:

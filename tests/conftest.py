@@ -1,0 +1,17 @@
+"""Shared by the suite's own tests."""
+
+from __future__ import annotations
+
+import pytest
+
+UNUSED_PLUGINS = "-p no:hypothesispytest -p no:benchmark"
+
+
+@pytest.fixture(autouse=True)
+def _lean_pytester_runs(request: pytest.FixtureRequest) -> None:
+    """pytester sessions skip plugins no test here uses (hypothesis imports itself in every
+    xdist worker at session end, seconds each without a bytecode cache)."""
+    if "pytester" not in request.fixturenames:
+        return
+    request.getfixturevalue("pytester")  # it clears PYTEST_ADDOPTS when it starts; set ours after
+    request.getfixturevalue("monkeypatch").setenv("PYTEST_ADDOPTS", UNUSED_PLUGINS)
