@@ -7,7 +7,9 @@ the engine, plans and generates, records results and writes reports; workers onl
 
 from __future__ import annotations
 
+import atexit
 import functools
+import gc
 import logging
 import os
 from typing import Any
@@ -139,6 +141,9 @@ class EvalRun:
     @pytest.hookimpl(trylast=True)
     def pytest_collection_finish(self, session: pytest.Session) -> None:
         """Lone process: the selected tests are known; generate for their items."""
+        # Everything imported so far (sympy, math-verify, torch...) lives to the end: keep it out
+        # of the garbage collector's full passes, which otherwise rescan it again and again.
+        gc.freeze()
         if self.is_worker:
             return
         selected = [t.callspec.params["item"] for t in session.items if hasattr(t, "callspec") and isinstance(t.callspec.params.get("item"), Item)]
@@ -185,6 +190,11 @@ class EvalRun:
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
         if self.leader is not None:
             self.leader.join()
+        # pytest's unraisable-exception check collects garbage five times at exit; what is alive
+        # now (vLLM, the engine's imports, every result) would be rescanned each time, per process.
+        # Unfrozen again at exit, so that interpreter shutdown frees it as usual.
+        gc.freeze()
+        atexit.register(gc.unfreeze)
         if self.recorder is not None:
             session.exitstatus = self.recorder.finish(session.exitstatus)
 
