@@ -7,8 +7,11 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-LEAN_PYTEST_ARGS = ("-p", "no:cacheprovider", "-p", "no:hypothesispytest", "-p", "no:benchmark")
-"""Plugins an evaluation never uses; hypothesis alone costs seconds per xdist worker at session end."""
+UNUSED_PLUGINS = ("hypothesispytest", "benchmark")
+"""Installed plugins an evaluation never uses; hypothesis alone costs seconds per xdist worker at
+session end (pyproject's addopts names the same two for runs inside this project)."""
+
+LEAN_PYTEST_ARGS = tuple(arg for name in ("cacheprovider", *UNUSED_PLUGINS) for arg in ("-p", f"no:{name}"))
 
 
 def _run(argv: Sequence[str]) -> int:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-UNUSED_PLUGINS = "-p no:hypothesispytest -p no:benchmark"
+from evalsuite.cli import UNUSED_PLUGINS
 
 
 @pytest.fixture(autouse=True)
@@ -14,4 +14,4 @@ def _lean_pytester_runs(request: pytest.FixtureRequest) -> None:
     if "pytester" not in request.fixturenames:
         return
     request.getfixturevalue("pytester")  # it clears PYTEST_ADDOPTS when it starts; set ours after
-    request.getfixturevalue("monkeypatch").setenv("PYTEST_ADDOPTS", UNUSED_PLUGINS)
+    request.getfixturevalue("monkeypatch").setenv("PYTEST_ADDOPTS", " ".join(f"-p no:{name}" for name in UNUSED_PLUGINS))

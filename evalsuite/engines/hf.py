@@ -12,7 +12,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from evalsuite.engines.base import EngineConfig, EngineConfigError, EngineError, register_engine
-from evalsuite.engines.local import LocalCheckpoint
+from evalsuite.engines.local import LocalCheckpoint, on_gpu
 from evalsuite.types import Completion, FinishReason, Message, Request
 
 
@@ -35,8 +35,8 @@ class HFEngine:
         import torch
         from transformers import AutoModelForCausalLM
 
-        on_gpu = torch.cuda.is_available()
-        dtype = getattr(torch, self.checkpoint.torch_dtype_name(on_gpu=on_gpu))
+        gpu = on_gpu()
+        dtype = getattr(torch, self.checkpoint.torch_dtype_name(on_gpu=gpu))
         try:
             model: Any = AutoModelForCausalLM.from_pretrained(self.checkpoint.path, dtype=dtype)
         except Exception as exc:
@@ -50,12 +50,10 @@ class HFEngine:
                 model = PeftModel.from_pretrained(model, str(self.checkpoint.adapter))
             except Exception as exc:
                 raise EngineConfigError(f"--adapter {self.config.adapter}: cannot apply it ({exc})") from exc
-        return model.to("cuda" if on_gpu else "cpu").eval()  # type: ignore[arg-type]
+        return model.to("cuda" if gpu else "cpu").eval()  # type: ignore[arg-type]
 
     def computes_on_cpu(self) -> bool:
-        import torch
-
-        return not torch.cuda.is_available()
+        return not on_gpu()
 
     def load(self) -> None:
         _ = self._model, self.checkpoint.tokenizer

@@ -15,6 +15,16 @@ from evalsuite.types import Message
 log = logging.getLogger(__name__)
 
 
+def on_gpu() -> bool:
+    """Whether torch sees a CUDA device (the local engines compute there, else on this machine's CPUs)."""
+    try:
+        import torch
+
+        return bool(torch.cuda.is_available())
+    except ImportError:  # pragma: no cover
+        return False
+
+
 class LocalCheckpoint:
     """A validated ``--model`` directory (and ``--adapter``), loaded lazily."""
 

@@ -16,19 +16,10 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from evalsuite.engines.base import EngineConfig, EngineConfigError, EngineError, register_engine
-from evalsuite.engines.local import LocalCheckpoint
+from evalsuite.engines.local import LocalCheckpoint, on_gpu
 from evalsuite.types import Completion, Message, Request
 
 log = logging.getLogger(__name__)
-
-
-def _on_gpu() -> bool:
-    try:
-        import torch
-
-        return bool(torch.cuda.is_available())
-    except ImportError:  # pragma: no cover
-        return False
 
 
 class VLLMEngine:
@@ -46,16 +37,16 @@ class VLLMEngine:
 
     def engine_kwargs(self) -> dict[str, Any]:
         """Arguments of ``vllm.LLM``: safe CPU defaults, overridable through ``config.options``."""
-        on_gpu = _on_gpu()
+        gpu = on_gpu()
         kwargs: dict[str, Any] = {
             "model": str(self.checkpoint.path),
-            "dtype": self.checkpoint.torch_dtype_name(on_gpu=on_gpu),
+            "dtype": self.checkpoint.torch_dtype_name(on_gpu=gpu),
             "seed": self.config.seed,
-            "gpu_memory_utilization": 0.9 if on_gpu else 0.3,
+            "gpu_memory_utilization": 0.9 if gpu else 0.3,
         }
         if self.config.max_model_len:
             kwargs["max_model_len"] = self.config.max_model_len
-        if not on_gpu:
+        if not gpu:
             # On CPU, torch.compile and graph capture cost minutes of start-up for little gain on
             # small models; users with big CPU jobs can turn them back on through options.
             kwargs["enforce_eager"] = True
@@ -68,7 +59,7 @@ class VLLMEngine:
 
     @functools.cached_property
     def llm(self) -> Any:
-        if not _on_gpu():
+        if not on_gpu():
             os.environ.setdefault("VLLM_CPU_KVCACHE_SPACE", "1")
         try:
             import vllm
@@ -85,7 +76,7 @@ class VLLMEngine:
         return llm
 
     def computes_on_cpu(self) -> bool:
-        return not _on_gpu()
+        return not on_gpu()
 
     def load(self) -> None:
         _ = self.llm, self.checkpoint.tokenizer
