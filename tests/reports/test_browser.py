@@ -122,10 +122,13 @@ def test_report_renders_searches_and_drills_down(driver, report: Path, tmp_path:
     search.clear()
     search.send_keys(" ")  # clear() does not fire "input"
     Select(drv.find_element(By.ID, "filter-status")).select_by_value("error")
+    # Read the re-rendered table inside the page in one go: element handles taken from Python go
+    # stale when the table renders again between two reads.
     _wait(
         drv,
-        lambda d: all(
-            b.text == "error" for b in d.find_elements(By.CSS_SELECTOR, "#items-body td:nth-child(5) .badge")
+        lambda d: d.execute_script(
+            "return [...document.querySelectorAll('#items-body td:nth-child(5) .badge')]"
+            ".every(b => b.innerText.trim() === 'error')"
         ),
     )
     assert drv.find_elements(By.CSS_SELECTOR, "#items-body tr.item-row")
