@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from evalsuite.session import is_evaluating
+from evalsuite.settings import is_evaluating
 
 TESTS_DIR = Path(__file__).parent / "tests"
 EVAL_DIR = TESTS_DIR / "benchmarks"

@@ -61,7 +61,7 @@ def leader_only(model: str, max_tokens: int) -> dict[str, float]:
     from evalsuite.cache import CompletionCache
     from evalsuite.engines.base import EngineConfig
     from evalsuite.engines.vllm import VLLMEngine
-    from evalsuite.runner import GenerationLeader
+    from evalsuite.generation import GenerationLeader
     from evalsuite.types import SamplingConfig
 
     engine = VLLMEngine(EngineConfig(model=model))

@@ -1,4 +1,22 @@
-"""evalsuite: a pytest-native evaluation suite for LLM checkpoints."""
+"""evalsuite: a pytest-native evaluation suite for LLM checkpoints.
+
+The pipeline of one run, and the module that holds each step::
+
+    options      options.py      every flag declared once (pytest, argparse, loaders' error messages)
+      -> settings   settings.py     resolved, checked, immutable Settings; every usage error happens here
+      -> benchmarks benchmarks/     registry of loaders -> Items;  selection.py: --items/--shuffle/--limit
+      -> cases      cases.py        per process: parametrize, wait for an item's completions, verify it
+      -> leader     leader.py       only where generation is led: engine, generation, recorder hooks
+      -> generation generation.py   plan every item x sample, stream it to the engine (engines/)
+      -> cache      cache.py        SQLite: each completion stored the moment it finishes
+      -> scoring    scoring.py      verifiers (verify/) on each sample -> ItemResult, sent to the leader
+      -> recorder   recorder.py     collects results -> metrics.py (estimators, CIs)
+      -> gates      gates.py        --min-score, --baseline regressions -> the exit status
+      -> reports    reports/        JUnit, HTML, JSONL details, summary JSON, xlsx; compare.py
+
+``plugin.py`` wires these into pytest; ``cli.py`` is ``evalsuite run|compare|perf|report|make-tiny``;
+``suite/itemtest.py`` is the test function itself; ``tiny/`` trains and measures the shipped tiny model.
+"""
 
 from __future__ import annotations
 

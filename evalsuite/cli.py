@@ -18,7 +18,7 @@ def _run(argv: Sequence[str]) -> int:
     """``evalsuite run --model PATH [pytest options]``: the packaged evaluation module under pytest."""
     import pytest
 
-    return int(pytest.main(["--pyargs", "evalsuite.suite.evaluation", *LEAN_PYTEST_ARGS, *argv]))
+    return int(pytest.main(["--pyargs", "evalsuite.suite.itemtest", *LEAN_PYTEST_ARGS, *argv]))
 
 
 def _report(argv: Sequence[str]) -> int:

@@ -8,27 +8,32 @@ import logging
 import platform
 import subprocess
 import time
+from collections.abc import Sequence
 from importlib import metadata
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import pytest
 
-from evalsuite.evaluate import RESULT_PROPERTY
+from evalsuite.benchmarks import BenchmarkData
+from evalsuite.generation import GenerationStats
+from evalsuite.scoring import RESULT_PROPERTY
+from evalsuite.settings import Settings
 from evalsuite.types import ItemResult, RunRecord, item_result_from_dict
-
-if TYPE_CHECKING:
-    from evalsuite.evalrun import EvalRun
 
 log = logging.getLogger(__name__)
 
-SECRET_OPTIONS = ("es_api_key",)
-
 
 class Recorder:
-    def __init__(self, run: EvalRun, report_dir: Path) -> None:
-        self.run = run
+    """Collects results; at the end computes metrics, applies the gates, writes reports, says the exit status."""
+
+    def __init__(self, settings: Settings, report_dir: Path, *, benchmarks: Sequence[BenchmarkData],
+                 item_order: Sequence[str], rootpath: Path) -> None:
+        self.settings = settings
         self.report_dir = report_dir
+        self.benchmarks = benchmarks
+        self.order = {nodeid: i for i, nodeid in enumerate(item_order)}
+        self.rootpath = rootpath
         self.results: dict[str, ItemResult] = {}
         self.other_failures = 0
         self.started = time.time()
@@ -47,30 +52,21 @@ class Recorder:
 
     # ------------------------------------------------------------------------------------------
 
-    def record(self) -> RunRecord:
-        order = {item.nodeid: i for i, item in enumerate(self.run.items)}
-        items = sorted(self.results.values(), key=lambda r: order.get(r.nodeid, len(order)))
-        return RunRecord(run_id=self.run.run_id, meta=self.meta(), items=tuple(items))
+    def record(self, *, stats: GenerationStats | None = None, fingerprint: str | None = None) -> RunRecord:
+        items = sorted(self.results.values(), key=lambda r: self.order.get(r.nodeid, len(self.order)))
+        return RunRecord(run_id=self.settings.output.run_id, meta=self.meta(stats, fingerprint), items=tuple(items))
 
-    def meta(self) -> dict[str, Any]:
-        s = self.run.settings
-        options = {
-            k[3:]: v
-            for k, v in vars(self.run.config.option).items()
-            if k.startswith("es_") and k not in SECRET_OPTIONS
-        }
-        if self.run.config.getoption("es_api_key") or s.engine.api_key:
-            options["api_key"] = "<redacted>"
-        stats = self.run.leader.stats if self.run.leader else None
+    def meta(self, stats: GenerationStats | None, fingerprint: str | None) -> dict[str, Any]:
+        s = self.settings
         model = s.engine.model or s.engine.model_name or s.engine.api_url or "model"
         return {
-            "run_id": self.run.run_id,
+            "run_id": s.output.run_id,
             "started": time.strftime("%Y-%m-%dT%H:%M:%S", time.localtime(self.started)),
             "finished": time.strftime("%Y-%m-%dT%H:%M:%S"),
             "engine": s.engine_name,
             "model": s.engine.model,
             "model_name": Path(str(model).rstrip("/")).name,
-            "model_fingerprint": _safe(lambda: self.run.engine.fingerprint()),
+            "model_fingerprint": fingerprint,
             "adapter": s.engine.adapter,
             "api_url": s.engine.api_url,
             "sampling": {
@@ -83,47 +79,35 @@ class Recorder:
             "seed": s.sampling.seed,
             "benchmarks": {
                 d.name: {"version": d.version, "data_hash": d.data_hash, "template": d.template, "source": d.source}
-                for d in self.run.data
+                for d in self.benchmarks
             },
             "generation": None if stats is None else {**vars(stats), "tokens_per_second": stats.tokens_per_second},
-            "options": options,
+            "options": dict(s.options),
             "packages": _package_versions(),
             "python": platform.python_version(),
-            "git_commit": _git_commit(self.run.config.rootpath),
+            "git_commit": _git_commit(self.rootpath),
         }
 
-    def finish(self, exitstatus: int) -> int:
+    def finish(self, exitstatus: int, *, stats: GenerationStats | None = None, fingerprint: str | None = None) -> int:
         """Write everything; return the session's exit status (gates decide unless --strict)."""
         from evalsuite import gates as _gates
         from evalsuite import metrics as _metrics
-        from evalsuite.reports import read_run, write_reports
+        from evalsuite.reports import write_reports
 
-        opt = self.run.config.getoption
-        record = self.record()
-        ks = tuple(int(k) for k in str(opt("es_pass_k")).split(",") if k.strip())
-        self.summary = _metrics.summarize(record.items, ks=ks)
-        metric = opt("es_metric")
+        g = self.settings.gates
+        record = self.record(stats=stats, fingerprint=fingerprint)
+        self.summary = _metrics.summarize(record.items, ks=g.pass_k)
         gates: list[Any] = []
-        try:
-            if opt("es_min_score"):
-                gates += _gates.check_min_score(self.summary, _gates.parse_thresholds(opt("es_min_score")), metric)
-            baseline = None
-            if opt("es_baseline"):
-                baseline = read_run(Path(opt("es_baseline")))
-                gates += _gates.check_baseline(
-                    record, baseline, max_drop=opt("es_max_drop"), alpha=opt("es_alpha"), metric=metric
-                )
-        except (ValueError, OSError) as exc:
-            self.exit_reason = f"gate configuration error: {exc}"
-            self.gates = []
-            self.written = write_reports(self.report_dir, record, self.summary, [])
-            return int(pytest.ExitCode.USAGE_ERROR)
+        if g.min_score:
+            gates += _gates.check_min_score(self.summary, g.min_score, g.metric)
+        if g.baseline is not None:
+            gates += _gates.check_baseline(record, g.baseline, max_drop=g.max_drop, alpha=g.alpha, metric=g.metric)
         self.gates = gates
-        self.written = write_reports(self.report_dir, record, self.summary, gates, baseline=baseline)
+        self.written = write_reports(self.report_dir, record, self.summary, gates, baseline=g.baseline)
         return self._exit_status(exitstatus, record)
 
     def _exit_status(self, exitstatus: int, record: RunRecord) -> int:
-        if self.run.config.getoption("strict", False) or self.run.config.getoption("es_regression"):
+        if self.settings.gates.strict or self.settings.gates.regression:
             # --regression: a flipped item is exactly what must fail the job.
             return exitstatus
         if exitstatus not in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED):
@@ -142,13 +126,12 @@ class Recorder:
 
     # ------------------------------------------------------------------------------------------
 
-    def terminal_summary(self, tr: Any) -> None:
+    def terminal_summary(self, tr: Any, *, stats: GenerationStats | None = None) -> None:
         if self.summary is None:
             return
         tr.section("evalsuite")
         for line in summary_lines(self.summary):
             tr.write_line(line)
-        stats = self.run.leader.stats if self.run.leader else None
         if stats is not None:
             tr.write_line(
                 f"generation: {stats.generated} generated, {stats.cached} from cache, "
@@ -178,13 +161,6 @@ def summary_lines(summary: Any) -> list[str]:
             extra += f", {o.errors.samples} errored samples"
         lines.append(f"{name}: n={o.n_items} " + "  ".join(parts) + extra)
     return lines
-
-
-def _safe(fn: Any) -> Any:
-    try:
-        return fn()
-    except Exception:
-        return None
 
 
 def _package_versions() -> dict[str, str]:

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from evalsuite.evaluate import failure_message
+from evalsuite.scoring import failure_message
 from evalsuite.types import ItemResult
 
 

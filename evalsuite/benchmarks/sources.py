@@ -20,26 +20,12 @@ from evalsuite.benchmarks.jsonl import Loaded, Record
 from evalsuite.benchmarks.prompts import COMPLETION_STOP, TEMPLATES, completion_prompt
 from evalsuite.types import Item, Message
 
-HUB_FLAG = "--hub"
-"""The command-line flag that sets ``extra["hub"]`` (named in error messages)."""
-
-FLAGS = {
-    "choice_rotations": "--choice-rotations",
-    "release_version": "--lcb-release",
-    "start_date": "--start-date",
-    "end_date": "--end-date",
-    "test_dir": "--test-dir",
-    "data": "--data",
-    "verifier": "--verifier",
-    "fields": "--fields",
-    "api_mode": "--api-mode",
-}
-"""The pytest flag behind each ``LoadOptions.extra`` key, so errors name what the user typed."""
-
 
 def flag(key: str) -> str:
-    """The command-line flag for an ``extra`` key (``--KEY`` when the plugin has no other name)."""
-    return FLAGS.get(key, "--" + key.replace("_", "-"))
+    """The command-line flag for an ``extra`` key (``--KEY`` when the option table has no other name)."""
+    from evalsuite.options import LOAD_FLAGS
+
+    return LOAD_FLAGS.get(key, "--" + key.replace("_", "-"))
 
 
 def locate(name: str, options: LoadOptions, filenames: Sequence[str]) -> Path | None:
@@ -80,7 +66,7 @@ def missing_data_error(
     """
     names = ", ".join(repr(f) for f in filenames)
     where = f"none of {names} in --data-dir {options.data_dir}" if options.data_dir else "no --data-dir given"
-    hub = f"; or run online with {HUB_FLAG} to fetch {hub_id} from the Hugging Face hub" if hub_id else ""
+    hub = f"; or run online with {flag('hub')} to fetch {hub_id} from the Hugging Face hub" if hub_id else ""
     return BenchmarkError(
         f"{name}: no data found ({where}). Put {expected or filenames[0]} in a directory and pass "
         f"--data-dir DIR, or pass --data-path {name}=PATH{hub}"
@@ -169,11 +155,8 @@ def extra_date(options: LoadOptions, key: str) -> dt.date | None:
 
 
 def api_mode(options: LoadOptions) -> str:
-    """``chat`` (default) or ``completion`` (``extra["api_mode"]``)."""
-    mode = str(options.extra.get("api_mode") or "chat")
-    if mode not in ("chat", "completion"):
-        raise BenchmarkError(f"--api-mode {mode!r}: expected 'chat' or 'completion'")
-    return mode
+    """``chat`` (default) or ``completion`` (``extra["api_mode"]``, checked by the option table)."""
+    return str(options.extra.get("api_mode") or "chat")
 
 
 def slug(text: Any) -> str:

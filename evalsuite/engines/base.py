@@ -21,6 +21,10 @@ class EngineConfigError(EngineError):
     """A bad engine option; the message names the option and how to fix it."""
 
 
+API_MODES = ("chat", "completion")
+"""OpenAI-compatible endpoints: ``/v1/chat/completions`` (the server templates) or ``/v1/completions``."""
+
+
 @dataclass(frozen=True)
 class EngineConfig:
     """Everything needed to start an engine; plain values (xdist ships them to workers)."""

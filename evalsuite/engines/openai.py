@@ -32,6 +32,7 @@ from typing import Any
 import httpx
 
 from evalsuite.engines.base import (
+    API_MODES,
     Engine,
     EngineConfig,
     EngineConfigError,
@@ -140,7 +141,7 @@ class OpenAIEngine:
     name = "openai"
 
     def __init__(self, config: EngineConfig) -> None:
-        if config.api_mode not in ("chat", "completion"):
+        if config.api_mode not in API_MODES:
             raise EngineConfigError(f"--api-mode {config.api_mode}: expected 'chat' or 'completion'")
         if config.max_concurrency < 1:
             raise EngineConfigError(f"--max-concurrency {config.max_concurrency}: must be at least 1")

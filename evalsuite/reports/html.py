@@ -21,8 +21,9 @@ from typing import Any
 from evalsuite import __version__
 from evalsuite.gates import BenchmarkComparison, GateResult, comparison_details
 from evalsuite.metrics import Summary, majority_answer, valid_samples
+from evalsuite.redaction import redact
 from evalsuite.reports.junit import item_status
-from evalsuite.reports.records import model_name, redact
+from evalsuite.reports.records import model_name
 from evalsuite.types import ItemResult, RunRecord
 
 MAX_OUTPUT_CHARS = 100_000

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from evalsuite.metrics import Summary, majority_answer, valid_samples
-from evalsuite.reports.records import redact
+from evalsuite.redaction import redact
 from evalsuite.types import ItemResult, RunRecord
 
 # XML 1.0 forbids most control characters; model outputs contain them.

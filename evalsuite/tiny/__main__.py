@@ -41,7 +41,7 @@ def main(argv: list[str] | None = None) -> int:
     from evalsuite.benchmarks.builtin import LEVELS, TASKS
     from evalsuite.tiny.card import write_model_card
     from evalsuite.tiny.data import iter_examples
-    from evalsuite.tiny.evaluate import hf_greedy_results, pass_rates, rates_table
+    from evalsuite.tiny.reference import hf_greedy_results, pass_rates, rates_table
     from evalsuite.tiny.tokenizer import IM_END, save_hf_tokenizer, train_tokenizer
     from evalsuite.tiny.train import TrainConfig, build_model, train
 

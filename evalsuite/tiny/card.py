@@ -6,7 +6,7 @@ from pathlib import Path
 
 from evalsuite.benchmarks.builtin import LEVELS, TASKS, VERSION
 from evalsuite.tiny.data import PROMPT_STYLES
-from evalsuite.tiny.evaluate import rates_table
+from evalsuite.tiny.reference import rates_table
 from evalsuite.tiny.train import TrainConfig
 
 

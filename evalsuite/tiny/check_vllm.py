@@ -13,7 +13,7 @@ import os
 import time
 from pathlib import Path
 
-from evalsuite.tiny.evaluate import MAX_NEW_TOKENS, ItemResult, builtin_prompts, cut_at_eos, pass_rates
+from evalsuite.tiny.reference import MAX_NEW_TOKENS, ItemResult, builtin_prompts, cut_at_eos, pass_rates
 from evalsuite.verify.math import verify_math
 
 
@@ -69,7 +69,7 @@ def main() -> None:
     )
     print({k: round(v, 2) for k, v in sorted(rates.items()) if "/" not in k}, flush=True)
     if args.compare_hf:
-        from evalsuite.tiny.evaluate import hf_greedy_results
+        from evalsuite.tiny.reference import hf_greedy_results
 
         hf = hf_greedy_results(args.model_dir)
         differ = sum(a.output != b.output for a, b in zip(results, hf, strict=True))

@@ -99,8 +99,8 @@ def train_adapter(base: Path, out: Path, cfg: LoraConfig, *, log=print) -> dict[
 
 
 def adapter_greedy_results(base: Path, adapter: Path | None):
-    """:func:`evalsuite.tiny.evaluate.hf_greedy_results` with ``adapter`` applied through peft."""
-    from evalsuite.tiny.evaluate import hf_greedy_results
+    """:func:`evalsuite.tiny.reference.hf_greedy_results` with ``adapter`` applied through peft."""
+    from evalsuite.tiny.reference import hf_greedy_results
 
     return hf_greedy_results(base, adapter=adapter)
 
@@ -116,7 +116,7 @@ def vllm_greedy_results(base: Path, adapter: Path, *, max_lora_rank: int = 8):
     from vllm import LLM, SamplingParams
     from vllm.lora.request import LoRARequest
 
-    from evalsuite.tiny.evaluate import MAX_NEW_TOKENS, ItemResult, builtin_prompts, cut_at_eos
+    from evalsuite.tiny.reference import MAX_NEW_TOKENS, ItemResult, builtin_prompts, cut_at_eos
     from evalsuite.verify.math import verify_math
 
     t0 = time.perf_counter()
@@ -151,7 +151,7 @@ def write_card(
 ) -> None:
     """README.md of the adapter: how it was made and its measured effect."""
     from evalsuite.benchmarks.builtin import LEVELS, TASKS
-    from evalsuite.tiny.evaluate import rates_table
+    from evalsuite.tiny.reference import rates_table
 
     size = sum(f.stat().st_size for f in out.iterdir() if f.is_file() and f.name != "README.md")
     lines = [
@@ -223,7 +223,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     import transformers
 
     from evalsuite.benchmarks.builtin import LEVELS, TASKS
-    from evalsuite.tiny.evaluate import pass_rates, rates_table
+    from evalsuite.tiny.reference import pass_rates, rates_table
 
     if args.check_vllm:
         return check_vllm(args.base, args.out)
@@ -263,7 +263,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def check_vllm(base: Path, adapter: Path) -> int:
     """Print vLLM's base and adapter pass rates next to peft's (from ``rates.json``); 1 if they disagree by > 5 points."""
-    from evalsuite.tiny.evaluate import pass_rates
+    from evalsuite.tiny.reference import pass_rates
 
     base_res, lora_res, load_s = vllm_greedy_results(base, adapter)
     vl = {"base": pass_rates(base_res), "adapter": pass_rates(lora_res)}

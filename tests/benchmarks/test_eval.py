@@ -4,6 +4,6 @@ The test itself ships with the package (``evalsuite run`` collects it there); im
 lets pytest collect the same function from the project's test tree.
 """
 
-from evalsuite.suite.evaluation import test_item
+from evalsuite.suite.itemtest import test_item
 
 __all__ = ["test_item"]

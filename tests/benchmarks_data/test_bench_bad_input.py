@@ -181,9 +181,3 @@ def test_bad_options(name: str, options: LoadOptions, pattern: str | None) -> No
     with pytest.raises(BenchmarkError, match=pattern):
         load_benchmark(name, options)
 
-
-def test_api_mode_is_checked(tmp_path: Path) -> None:
-    path = tmp_path / "m.jsonl"
-    path.write_bytes(line())
-    with pytest.raises(BenchmarkError, match="--api-mode 'raw': expected 'chat' or 'completion'"):
-        load_benchmark("math500", LoadOptions(paths={"math500": str(path)}, extra={"api_mode": "raw"}))

@@ -13,7 +13,7 @@ import pytest
         (["--model", ".", "--engine", "nope"], "*--engine nope: unknown engine 'nope'; known engines: fake, hf, *"),
         (["--engine", "fake", "--benchmark", "nope"], "*--benchmark nope: unknown benchmark; known: *builtin*"),
         (["--engine", "fake", "--samples", "4"], "*--samples 4 with --temperature 0*"),
-        (["--engine", "fake", "--data-path", "oops"], "*--data-path 'oops': expected NAME=VALUE*"),
+        (["--engine", "fake", "--data-path", "oops"], "*--data-path oops: expected NAME=VALUE*"),
     ],
 )
 def test_usage_errors(pytester, args, message):

@@ -9,7 +9,7 @@ import time
 import pytest
 
 from evalsuite.cache import CompletionCache, request_key
-from evalsuite.runner import GenerationFailed, GenerationLeader, wait_for_item
+from evalsuite.generation import GenerationFailed, GenerationLeader, wait_for_item
 from evalsuite.types import Completion, Item, Message, SamplingConfig
 
 BASE = dict(fingerprint="vllm/abc", adapter=None, prompt="p", sampling=SamplingConfig(), sample_index=0)

@@ -1,7 +1,7 @@
 """The evaluation: one parametrized case per benchmark item (``evalsuite run --model PATH``).
 
 Not named ``test_*.py`` on purpose: pytest must collect it only when asked (``--pyargs
-evalsuite.suite.evaluation``, or through ``tests/benchmarks/test_eval.py`` in a checkout), never by
+evalsuite.suite.itemtest``, or through ``tests/benchmarks/test_eval.py`` in a checkout), never by
 walking the package.
 """
 

@@ -31,10 +31,6 @@ from evalsuite.types import Completion, Item, Request, SamplingConfig
 log = logging.getLogger(__name__)
 
 
-SCHEDULES = ("auto", "stream", "after")
-"""Values of ``--verify-schedule``; see the module docstring."""
-
-
 class GenerationFailed(RuntimeError):
     """The leader could not produce a completion: an infrastructure error, not a wrong answer."""
 
@@ -95,6 +91,8 @@ class GenerationLeader:
         self.progress_log = progress_log
         self.schedule = schedule
         self.stats: GenerationStats | None = None
+        self.failure: str | None = None
+        """Why generation failed as a whole (the engine died); None while it has not."""
         self._thread: threading.Thread | None = None
 
     def plan(self, items: Sequence[Item]) -> list[Request]:
@@ -172,7 +170,8 @@ class GenerationLeader:
             self.engine.generate(missing, on_completion)
         except BaseException as exc:  # the engine died: every waiting test must learn it
             log.exception("generation failed")
-            cache.set_state(self.run_id, "failed", f"{type(exc).__name__}: {exc}")
+            self.failure = f"{type(exc).__name__}: {exc}"
+            cache.set_state(self.run_id, "failed", self.failure)
         else:
             cache.set_state(self.run_id, "done")
         finally:

@@ -1,0 +1,127 @@
+"""The plugin registered only on the process that leads generation (xdist controller, or lone process).
+
+It owns the engine, the ``GenerationLeader`` and the ``Recorder``, and the hooks only the leader
+needs: start generation once the selected items are known, collect every result, apply the gates,
+write the reports, close the engine. As pytest-xdist registers its ``DSession`` on the controller alone.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import pytest
+
+from evalsuite.cases import Cases
+from evalsuite.engine_log import EngineLog
+from evalsuite.engines.base import EngineConfigError, EngineError, engines
+from evalsuite.generation import GenerationLeader
+from evalsuite.recorder import Recorder
+from evalsuite.settings import RUN_ID_KEY, Settings
+from evalsuite.types import Item
+
+log = logging.getLogger(__name__)
+
+
+def item_nodeid_from_test(nodeid: str) -> str | None:
+    """``path::test_item[math500/algebra/level5/x]`` → ``math500/algebra/level5/x``."""
+    if not nodeid.endswith("]") or "[" not in nodeid:
+        return None
+    return nodeid[nodeid.index("[") + 1 : -1]
+
+
+class Leader:
+    """Engine, generation and recording for one run; see the module docstring."""
+
+    def __init__(self, settings: Settings, cases: Cases, *, rootpath: Any) -> None:
+        self.settings = settings
+        self.cases = cases
+        report_dir = settings.output.report_dir
+        self.engine_log = EngineLog(report_dir / "engine.log", quiet=settings.verbose <= 0)
+        try:
+            self.engine = engines.get(settings.engine_name)(settings.engine)
+        except EngineConfigError as exc:
+            raise pytest.UsageError(str(exc)) from exc
+        report_dir.mkdir(parents=True, exist_ok=True)
+        self.engine_log.start()
+        self.generation = GenerationLeader(
+            self.engine,
+            cases.cache,
+            run_id=settings.output.run_id,
+            sampling=settings.sampling,
+            samples=settings.samples,
+            adapter=settings.engine.adapter,
+            use_cache=settings.output.use_cache,
+            generate_missing=not settings.output.rescore,
+            progress_log=report_dir / "progress.log",
+            schedule=settings.schedule,
+        )
+        self.recorder = Recorder(
+            settings, report_dir, benchmarks=cases.data, item_order=[i.nodeid for i in cases.items], rootpath=rootpath
+        )
+
+    def _start(self, items: list[Item]) -> None:
+        if self.generation.started:
+            return
+        try:
+            self.generation.start(items)
+        except EngineError as exc:
+            raise pytest.UsageError(str(exc)) from exc
+
+    @pytest.hookimpl(trylast=True)
+    def pytest_collection_finish(self, session: pytest.Session) -> None:
+        """Lone process: the selected tests are known; generate for their items."""
+        selected = [
+            t.callspec.params["item"]
+            for t in session.items
+            if hasattr(t, "callspec") and isinstance(t.callspec.params.get("item"), Item)
+        ]
+        self._start(list({i.nodeid: i for i in selected}.values()))
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_configure_node(self, node: Any) -> None:
+        """xdist controller: every worker joins this run."""
+        node.workerinput[RUN_ID_KEY] = self.settings.output.run_id
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_xdist_node_collection_finished(self, node: Any, ids: list[str]) -> None:
+        """xdist controller: the first worker's collection tells which items were selected."""
+        by_nodeid = self.cases.by_nodeid
+        selected = dict.fromkeys(p for p in map(item_nodeid_from_test, ids) if p in by_nodeid)
+        self._start([by_nodeid[p] for p in selected])
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        self.recorder.add_report(report)
+
+    @pytest.hookimpl(trylast=True)
+    def pytest_sessionfinish(self, session: pytest.Session) -> None:
+        self.generation.join()
+        self.engine_log.stop()
+        session.exitstatus = self.recorder.finish(
+            session.exitstatus, stats=self.generation.stats, fingerprint=_safe(self.engine.fingerprint)
+        )
+
+    @pytest.hookimpl(wrapper=True, tryfirst=True)
+    def pytest_terminal_summary(self, terminalreporter: Any) -> Any:
+        """After pytest's own summaries (the list of failed items): the scores end the output."""
+        try:
+            return (yield)
+        finally:
+            stats = self.generation.stats
+            failed = self.generation.failure is not None or (stats is not None and stats.errors > 0)
+            self.recorder.terminal_summary(terminalreporter, stats=stats)
+            self.engine_log.show_tail(terminalreporter, always=failed)
+
+    def pytest_unconfigure(self, config: pytest.Config) -> None:
+        try:
+            self.engine.close()
+        except Exception:
+            log.debug("engine close failed", exc_info=True)
+        self.engine_log.stop()
+
+
+def _safe(fn: Any) -> Any:
+    try:
+        return fn()
+    except Exception:
+        return None

@@ -1,0 +1,254 @@
+"""Every command-line option of an evaluation, declared once.
+
+One row per option: flag, type, default, help, and the check its value must pass. From this table
+come the pytest options (``pytest_addoption``), ``evalsuite``'s argparse commands (``add_to_argparse``),
+the flag named in benchmark loaders' errors (``load_key``), and the checks ``settings.resolve`` runs
+before anything starts. Values stay plain strings/numbers/bools: xdist ships them to workers.
+
+To add an option: append an ``Option`` to ``OPTIONS`` (in its group), read it in ``settings.resolve``
+through ``Settings``. Nothing else parses option strings.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+
+from evalsuite.engines.base import API_MODES
+
+SCHEDULES = ("auto", "stream", "after")
+"""Values of ``--verify-schedule``: see ``evalsuite.generation``."""
+
+GROUPS = {
+    "engine": "model and engine",
+    "sampling": "sampling",
+    "selection": "benchmarks and selection",
+    "cache": "cache and reports",
+    "gates": "metrics and gates",
+}
+"""Option groups, in help order."""
+
+
+@dataclass(frozen=True)
+class Option:
+    """One command-line option."""
+
+    flag: str
+    """The long flag, e.g. ``--max-tokens``."""
+    group: str
+    """Key of ``GROUPS``."""
+    help: str
+    """Help text: starts with a capital, ends with ``Default: ...``."""
+    default: Any = None
+    """Value when the option is not given."""
+    type: Callable[[str], Any] | None = None
+    """Parses the command-line string (``int``, ``float``); None keeps the string."""
+    check: Callable[[Any], None] | None = None
+    """Raises ``ValueError`` with a fix-it message when the parsed value is unusable."""
+    choices: tuple[str, ...] | None = None
+    """The allowed values, when the set is closed."""
+    flag_only: bool = False
+    """A switch (``store_true``) without a value."""
+    aliases: tuple[str, ...] = ()
+    """Other spellings of the flag."""
+    load_key: str | None = None
+    """Key of ``LoadOptions.extra`` the value is passed to benchmark loaders under."""
+
+    @property
+    def dest(self) -> str:
+        """The attribute on ``config.option``: ``es_`` + the flag in snake case."""
+        return "es_" + self.flag.lstrip("-").replace("-", "_")
+
+
+# --- checks: each raises ValueError saying what is expected -----------------------------------
+
+
+def at_least(minimum: float) -> Callable[[Any], None]:
+    def check(value: Any) -> None:
+        if value is not None and not value >= minimum:
+            raise ValueError(f"must be at least {minimum:g}")
+
+    return check
+
+
+def _temperature(value: float) -> None:
+    if not (value >= 0 and math.isfinite(value)):
+        raise ValueError("must be a finite number >= 0 (0 is greedy)")
+
+
+def _top_p(value: float) -> None:
+    if not 0 < value <= 1:
+        raise ValueError("must be in (0, 1]")
+
+
+def _probability(value: float) -> None:
+    if not 0 < value < 1:
+        raise ValueError("must be in (0, 1), e.g. 0.05")
+
+
+def _non_negative(value: float) -> None:
+    if not (value >= 0 and math.isfinite(value)):
+        raise ValueError("must be a finite number >= 0")
+
+
+def parse_pass_k(spec: str) -> tuple[int, ...]:
+    """``"1,8,16"`` → ``(1, 8, 16)``."""
+    try:
+        ks = tuple(int(k) for k in str(spec).split(",") if k.strip())
+    except ValueError:
+        raise ValueError('expected positive integers separated by commas, e.g. "1,8,16"') from None
+    if not ks or min(ks) < 1:
+        raise ValueError('expected positive integers separated by commas, e.g. "1,8,16"')
+    return ks
+
+
+def parse_kv(spec: str | None) -> dict[str, str]:
+    """``a=1,b=2`` → ``{"a": "1", "b": "2"}``."""
+    out: dict[str, str] = {}
+    for part in filter(None, (p.strip() for p in (spec or "").split(","))):
+        if "=" not in part:
+            raise ValueError("expected NAME=VALUE pairs separated by commas")
+        k, v = part.split("=", 1)
+        out[k.strip()] = v.strip()
+    return out
+
+
+def _kv(spec: str | None) -> None:
+    parse_kv(spec)
+
+
+def _metric(value: str) -> None:
+    from evalsuite.metrics import check_metric_name  # numpy/scipy: only when a run is resolved
+
+    check_metric_name(value)
+
+
+def _existing_dir(value: str | None) -> None:
+    if value and not os.path.isdir(os.path.expanduser(value)):
+        raise ValueError("no such directory")
+
+
+def _min_score(spec: str | None) -> None:
+    if spec:
+        from evalsuite.gates import parse_thresholds
+
+        parse_thresholds(spec)
+
+
+OPTIONS: tuple[Option, ...] = (
+    # model and engine
+    Option("--model", "engine", "Local HF-format checkpoint directory to evaluate. Default: none (the suite's own tests run)."),
+    Option("--adapter", "engine", "LoRA adapter directory applied to --model. Default: none.", check=_existing_dir),
+    Option("--engine", "engine", "Engine: vllm, hf, openai or fake. Default: openai with --api-url, else vllm when importable, else hf."),
+    Option("--engine-options", "engine", "Engine-specific options, NAME=VALUE,... (e.g. batch_size=32,gpu_memory_utilization=0.8). Default: none.", check=_kv),
+    Option("--api-url", "engine", "Base URL of an OpenAI-compatible server (e.g. http://127.0.0.1:8000/v1). Default: none."),
+    Option("--api-key", "engine", "API key. Default: $EVALSUITE_API_KEY or $OPENAI_API_KEY. Never written to caches or reports."),
+    Option("--model-name", "engine", "Model name sent to the server. Default: the server's first model."),
+    Option("--api-mode", "engine", "Endpoint: chat or completion. Default: chat.", default="chat", choices=API_MODES, load_key="api_mode"),
+    Option("--max-concurrency", "engine", "Requests in flight at once for HTTP engines. Default: 64.", default=64, type=int, check=at_least(1)),
+    Option("--dtype", "engine", "Weights dtype. Default: auto (float32 on CPU, bfloat16 on GPU).", default="auto", choices=("auto", "float32", "bfloat16", "float16")),
+    Option("--max-model-len", "engine", "Context length cap for vLLM. Default: the model's.", type=int, check=at_least(1)),
+    # sampling
+    Option("--samples", "sampling", "Samples per item (not xdist's -n). Default: 1.", default=1, type=int, check=at_least(1)),
+    Option("--temperature", "sampling", "Sampling temperature; 0 is greedy. Default: 0.", default=0.0, type=float, check=_temperature),
+    Option("--top-p", "sampling", "Nucleus sampling mass, in (0, 1]. Default: 1.0.", default=1.0, type=float, check=_top_p),
+    Option("--max-tokens", "sampling", "Max generated tokens per sample. Default: 512.", default=512, type=int, check=at_least(1)),
+    Option("--seed", "sampling", "Seed for the engine, shuffles and choice permutations. Default: 0.", default=0, type=int),
+    Option("--system-prompt", "sampling", "System prompt added to every item. Default: the template's.", aliases=("--sys-prompt",)),
+    Option("--template", "sampling", "Prompt template: r1, qwen, chatml, internthinker. Default: each benchmark's own."),
+    # benchmarks and selection
+    Option("--benchmark", "selection", "Comma-separated benchmark names. Default: builtin (or custom/bootcamp with --data/--test-dir)."),
+    Option("--limit", "selection", "First N items per benchmark. Default: all.", type=int, check=at_least(1)),
+    Option("--items", "selection", "Comma-separated glob patterns of item ids to run. Default: all."),
+    Option("--shuffle", "selection", "Shuffle items with --seed before --limit. Default: off.", default=False, flag_only=True),
+    Option("--data-dir", "selection", "Directory holding benchmark data files. Default: $EVALSUITE_DATA_DIR, else ./data, else ../shared/data.", check=_existing_dir),
+    Option("--data-path", "selection", "Per-benchmark data files, NAME=PATH,... Default: none.", check=_kv),
+    Option("--hub", "selection", "Allow downloading benchmark data from the HF hub. Default: off (offline).", default=False, flag_only=True, load_key="hub"),
+    Option("--choice-rotations", "selection", "Seeded choice permutations per multiple-choice question. Default: 1.", default=1, type=int, check=at_least(1), load_key="choice_rotations"),
+    Option("--lcb-release", "selection", "LiveCodeBench release version (release_v1..). Default: all.", load_key="release_version"),
+    Option("--start-date", "selection", "Earliest contest date (YYYY-MM-DD) for dated benchmarks. Default: none.", load_key="start_date"),
+    Option("--end-date", "selection", "Latest contest date (YYYY-MM-DD). Default: none.", load_key="end_date"),
+    Option("--test-dir", "selection", "Directory of InternBootcamp-style JSONL test sets. Default: none.", load_key="test_dir"),
+    Option("--data", "selection", "A custom JSONL file evaluated as benchmark 'custom'. Default: none.", load_key="data"),
+    Option("--verifier", "selection", "Verifier for --data: math, choice, code, exact, text. Default: math.", default="math", load_key="verifier"),
+    Option("--fields", "selection", "Field mapping for --data, e.g. prompt=question,gold=answer. Default: prompt,gold,id.", load_key="fields"),
+    Option("--verify-schedule", "selection", "When tests verify: 'stream' as each item's completions land, 'after' once the whole plan is generated (the engine keeps every core), 'auto' = after when the engine computes on this machine's CPUs, else stream. Default: auto.", default="auto", choices=SCHEDULES),
+    Option("--worker-nice", "selection", "Niceness added to xdist workers so verification yields CPU to generation. Default: 10.", default=10, type=int, check=at_least(0)),
+    # cache and reports
+    Option("--cache-dir", "cache", "Completion cache directory. Default: ./.evalsuite_cache."),
+    Option("--no-cache", "cache", "Generate everything again; do not reuse cached completions. Default: off.", default=False, flag_only=True),
+    Option("--rescore", "cache", "Verify cached completions again without generating anything. Default: off.", default=False, flag_only=True),
+    Option("--report-dir", "cache", "Where run directories are written. Default: ./reports."),
+    Option("--run-id", "cache", "Name of this run's report directory. Default: a timestamp."),
+    # metrics and gates
+    Option("--pass-k", "gates", "Comma-separated k values for pass@k. Default: 1.", default="1", check=parse_pass_k),
+    Option("--metric", "gates", "Metric the gates read: avg@n, pass@K or maj@n. Default: avg@n.", default="avg@n", check=_metric),
+    Option("--min-score", "gates", "Thresholds, BENCHMARK=SCORE,... Default: none.", check=_min_score),
+    Option("--baseline", "gates", "Earlier run directory to compare with, item by item. Default: none."),
+    Option("--max-drop", "gates", "Largest tolerated drop vs --baseline. Default: 0.02.", default=0.02, type=float, check=_non_negative),
+    Option("--alpha", "gates", "Significance level of the regression test. Default: 0.05.", default=0.05, type=float, check=_probability),
+    # --strict is pytest's own option (strict markers etc.); we also read it: plain pytest exit status.
+    Option("--regression", "gates", "Compare each item's verdict with its syrupy snapshot. Default: off.", default=False, flag_only=True),
+)
+
+BY_FLAG = {o.flag: o for o in OPTIONS}
+"""Each option by its flag."""
+
+LOAD_FLAGS = {o.load_key: o.flag for o in OPTIONS if o.load_key}
+"""The flag behind each ``LoadOptions.extra`` key, so benchmark errors name what the user typed."""
+
+
+def _kwargs(option: Option) -> dict[str, Any]:
+    kwargs: dict[str, Any] = {"dest": option.dest, "default": option.default, "help": option.help}
+    if option.flag_only:
+        kwargs["action"] = "store_true"
+        return kwargs
+    if option.type is not None:
+        kwargs["type"] = option.type
+    if option.choices is not None:
+        kwargs["choices"] = option.choices
+    return kwargs
+
+
+def add_to_pytest(parser: pytest.Parser) -> None:
+    """Register every option in pytest's ``evalsuite`` group."""
+    group = parser.getgroup("evalsuite", "evalsuite: evaluate an LLM checkpoint")
+    for option in OPTIONS:
+        group.addoption(option.flag, *option.aliases, **_kwargs(option))
+
+
+def add_to_argparse(parser: argparse.ArgumentParser, groups: Iterable[str] = tuple(GROUPS)) -> None:
+    """Register the options of ``groups`` on an ``evalsuite`` subcommand's parser."""
+    wanted = set(groups)
+    for key, title in GROUPS.items():
+        if key not in wanted:
+            continue
+        group = parser.add_argument_group(title)
+        for option in (o for o in OPTIONS if o.group == key):
+            group.add_argument(option.flag, *option.aliases, **_kwargs(option))
+
+
+def usage_error(option: Option | str, value: Any, message: str) -> pytest.UsageError:
+    """``--flag VALUE: message``, the one shape of every option error."""
+    flag = option if isinstance(option, str) else option.flag
+    text = str(value)
+    shown = text if text and not any(c.isspace() for c in text) else repr(text)
+    return pytest.UsageError(f"{flag} {shown}: {message}")
+
+
+def check_values(values: Callable[[str], Any]) -> None:
+    """Run every option's check on its value (``values(dest)``); the first failure is a usage error."""
+    for option in OPTIONS:
+        value = values(option.dest)
+        if option.check is None or value is None:
+            continue
+        try:
+            option.check(value)
+        except ValueError as exc:
+            raise usage_error(option, value, str(exc)) from None

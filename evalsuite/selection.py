@@ -1,0 +1,58 @@
+"""Settings to items: load the selected benchmarks, then ``--items``, ``--shuffle`` and ``--limit``."""
+
+from __future__ import annotations
+
+import fnmatch
+import random
+from collections.abc import Sequence
+
+import pytest
+
+from evalsuite.benchmarks import BenchmarkData, BenchmarkError, benchmarks
+from evalsuite.benchmarks.sources import slug
+from evalsuite.registry import UnknownNameError
+from evalsuite.settings import Selection
+from evalsuite.types import Item
+
+
+def load_benchmarks(selection: Selection) -> list[BenchmarkData]:
+    """Every selected benchmark's data; a loader's complaint is a usage error naming the benchmark."""
+    out = []
+    for name in selection.benchmarks:
+        try:
+            out.append(benchmarks.get(name)(selection.load))
+        except (BenchmarkError, UnknownNameError) as exc:
+            raise pytest.UsageError(f"--benchmark {name}: {exc}") from exc
+    return out
+
+
+def select_items(items: Sequence[Item], selection: Selection) -> list[Item]:
+    """``--items`` glob patterns, then ``--shuffle --seed``, then ``--limit`` per benchmark."""
+    selected = list(items)
+    if selection.patterns:
+        selected = [
+            i for i in selected
+            if any(fnmatch.fnmatchcase(i.nodeid, g) or fnmatch.fnmatchcase(i.id, g) for g in selection.patterns)
+        ]
+    if selection.shuffle:
+        random.Random(selection.seed).shuffle(selected)
+    if selection.limit is not None:
+        per: dict[str, int] = {}
+        kept = []
+        for item in selected:
+            if per.get(item.benchmark, 0) < selection.limit:
+                per[item.benchmark] = per.get(item.benchmark, 0) + 1
+                kept.append(item)
+        selected = kept
+    return selected
+
+
+def mark_name(value: str) -> str:
+    """A benchmark or group value as a pytest mark: its ``slug``, led by ``_`` when it starts with a digit."""
+    name = slug(value)
+    return f"_{name}" if name[0].isdigit() else name
+
+
+def item_marks(item: Item) -> list[str]:
+    """The marks of an item's test: its benchmark and each of its group values."""
+    return [mark_name(item.benchmark), *(mark_name(v) for v in item.groups.values())]

@@ -1,0 +1,315 @@
+"""Option values in, the complete and immutable settings of one run out, every mistake a usage error.
+
+``resolve`` runs in ``pytest_configure`` of every process, before collection and before any engine
+loads: a typo in a gate costs seconds, not a whole generation. Nothing downstream parses an option
+string; it reads ``Settings``.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import time
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from evalsuite import options as _options
+from evalsuite.benchmarks.base import LoadOptions
+from evalsuite.engines.base import EngineConfig
+from evalsuite.redaction import REDACTED, api_key
+from evalsuite.types import RunRecord, SamplingConfig
+
+RUN_ID_KEY = "evalsuite_run_id"
+"""Key of xdist's ``workerinput`` that carries the run id from the controller to its workers."""
+
+SECRET_DESTS = ("es_api_key",)
+"""Options whose values never reach a report."""
+
+
+@dataclass(frozen=True)
+class Selection:
+    """Which benchmarks and items run."""
+
+    benchmarks: tuple[str, ...]
+    """Benchmark registry names, in the order given."""
+    load: LoadOptions
+    """How loaders find and format the data."""
+    limit: int | None
+    """First N items per benchmark (after shuffling); None for all."""
+    patterns: tuple[str, ...]
+    """Glob patterns of item ids (``--items``); empty for all."""
+    shuffle: bool
+    """Shuffle items with the seed before ``limit``."""
+    seed: int
+    """Seed of the shuffle."""
+
+
+@dataclass(frozen=True)
+class GateSettings:
+    """What decides the session's exit status."""
+
+    pass_k: tuple[int, ...]
+    """k values of pass@k in the summary."""
+    metric: str
+    """The metric the gates read (``avg@n``, ``pass@K``, ``maj@n``)."""
+    min_score: Mapping[str, float]
+    """Thresholds by benchmark."""
+    baseline: RunRecord | None
+    """The run compared against, read at start-up; None without ``--baseline``."""
+    max_drop: float
+    """Largest tolerated drop against the baseline."""
+    alpha: float
+    """Significance level of the paired regression test."""
+    strict: bool
+    """Plain pytest exit status (every wrong item fails the session)."""
+    regression: bool
+    """Compare verdicts with syrupy snapshots (a flip fails the session)."""
+
+
+@dataclass(frozen=True)
+class Output:
+    """Where completions and reports go."""
+
+    run_id: str
+    """Name of this run's report directory (shared by the controller and its workers)."""
+    report_root: Path
+    """Directory holding run directories."""
+    cache_path: Path
+    """The SQLite completion cache."""
+    use_cache: bool
+    """Reuse cached completions (``--no-cache`` turns it off)."""
+    rescore: bool
+    """Verify cached completions only; generate nothing."""
+
+    @property
+    def report_dir(self) -> Path:
+        """``report_root / run_id``."""
+        return self.report_root / self.run_id
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything one evaluation run needs to know, resolved and checked."""
+
+    engine_name: str
+    """Registry name of the engine (``vllm``, ``hf``, ``openai``, ``fake``)."""
+    engine: EngineConfig
+    """How to start it."""
+    sampling: SamplingConfig
+    """Decoding parameters of every request."""
+    samples: int
+    """Samples per item."""
+    selection: Selection
+    """Benchmarks and item selection."""
+    schedule: str
+    """``--verify-schedule``: auto, stream or after."""
+    worker_nice: int
+    """Niceness xdist workers add to themselves."""
+    gates: GateSettings
+    """Metrics and gates."""
+    output: Output
+    """Cache and reports."""
+    options: Mapping[str, Any]
+    """The plain option values as given (secrets redacted), for ``eval_args.json``."""
+    verbose: int = 0
+    """pytest's verbosity: above 0 the engine's own logs stay on the terminal."""
+
+
+def is_evaluating(config: pytest.Config) -> bool:
+    """Whether this pytest run evaluates a model (as opposed to running the suite's own tests)."""
+    opt = config.getoption
+    return bool(
+        opt("es_model") or opt("es_api_url") or opt("es_engine") == "fake"
+        or opt("es_benchmark") or opt("es_data") or opt("es_test_dir")
+    )
+
+
+def is_leader(config: pytest.Config) -> bool:
+    """Whether this process leads generation: the xdist controller or the lone process, when it runs tests."""
+    return not hasattr(config, "workerinput") and not config.option.collectonly
+
+
+def default_data_dir(cwd: Path) -> str | None:
+    """``$EVALSUITE_DATA_DIR``, else ``./data``, else ``../shared/data`` (a checkout beside shared data)."""
+    if os.environ.get("EVALSUITE_DATA_DIR"):
+        return os.environ["EVALSUITE_DATA_DIR"]
+    for candidate in (cwd / "data", cwd.parent / "shared" / "data"):
+        if candidate.is_dir():
+            return str(candidate)
+    return None
+
+
+def default_engine() -> str:
+    """vLLM when it is installed (found without importing it: that takes seconds), else transformers."""
+    return "vllm" if importlib.util.find_spec("vllm") is not None else "hf"
+
+
+def new_run_id() -> str:
+    return time.strftime("%Y%m%d-%H%M%S") + "-" + uuid.uuid4().hex[:6]
+
+
+def resolve(config: pytest.Config) -> Settings:
+    """The run's settings from pytest's option values.
+
+    Raises:
+        pytest.UsageError: naming the option, for every value that cannot work.
+    """
+    opt: Callable[[str], Any] = config.getoption
+    _options.check_values(opt)
+    leader = is_leader(config)
+    sampling = _sampling(opt)
+    samples = int(opt("es_samples"))
+    if samples > 1 and sampling.temperature == 0:
+        raise pytest.UsageError(
+            f"--samples {samples} with --temperature 0 gives {samples} identical greedy samples; "
+            "set --temperature (e.g. 0.6) for sampling"
+        )
+    engine_name, engine = _engine(opt)
+    if leader and not (engine.model or engine.api_url or engine_name == "fake"):
+        raise pytest.UsageError("nothing to evaluate: pass --model PATH (a checkpoint) or --api-url URL (a server)")
+    cwd = config.invocation_params.dir
+    selection = _selection(opt, cwd)
+    workerinput = getattr(config, "workerinput", None)
+    output = Output(
+        run_id=workerinput[RUN_ID_KEY] if workerinput else (opt("es_run_id") or new_run_id()),
+        report_root=Path(opt("es_report_dir") or cwd / "reports"),
+        cache_path=Path(opt("es_cache_dir") or cwd / ".evalsuite_cache") / "completions.sqlite",
+        use_cache=not opt("es_no_cache"),
+        rescore=bool(opt("es_rescore")),
+    )
+    gates = _gates(opt, selection, samples, read_baseline=leader, strict=bool(config.getoption("strict", False)))
+    return Settings(
+        engine_name=engine_name,
+        engine=engine,
+        sampling=sampling,
+        samples=samples,
+        selection=selection,
+        schedule=opt("es_verify_schedule"),
+        worker_nice=int(opt("es_worker_nice")),
+        gates=gates,
+        output=output,
+        options=_plain_options(config),
+        verbose=int(config.getoption("verbose", 0) or 0),
+    )
+
+
+def _sampling(opt: Callable[[str], Any]) -> SamplingConfig:
+    return SamplingConfig(
+        temperature=float(opt("es_temperature")),
+        top_p=float(opt("es_top_p")),
+        max_tokens=int(opt("es_max_tokens")),
+        seed=int(opt("es_seed")),
+    )
+
+
+def _engine(opt: Callable[[str], Any]) -> tuple[str, EngineConfig]:
+    from evalsuite.engines import engines
+    from evalsuite.registry import UnknownNameError
+
+    name = opt("es_engine") or ("openai" if opt("es_api_url") else default_engine())
+    try:
+        engines.get(name)
+    except UnknownNameError as exc:
+        raise _options.usage_error("--engine", name, str(exc)) from None
+    engine_options = {k: _number(v) for k, v in _options.parse_kv(opt("es_engine_options")).items()}
+    return name, EngineConfig(
+        model=opt("es_model"),
+        adapter=opt("es_adapter"),
+        api_url=opt("es_api_url"),
+        api_key=api_key(opt("es_api_key")),
+        model_name=opt("es_model_name"),
+        api_mode=opt("es_api_mode"),
+        max_concurrency=int(opt("es_max_concurrency")),
+        dtype=opt("es_dtype"),
+        seed=int(opt("es_seed")),
+        max_model_len=opt("es_max_model_len"),
+        options=engine_options,
+    )
+
+
+def _selection(opt: Callable[[str], Any], cwd: Path) -> Selection:
+    from evalsuite.benchmarks import benchmarks
+
+    spec = opt("es_benchmark")
+    if spec:
+        names = tuple(n.strip() for n in spec.split(",") if n.strip())
+    else:  # --data and --test-dir name their own benchmarks; otherwise the built-in one
+        flags = (("custom", opt("es_data")), ("bootcamp", opt("es_test_dir")))
+        names = tuple(name for name, given in flags if given) or ("builtin",)
+    for name in names:
+        if name not in benchmarks:
+            raise _options.usage_error("--benchmark", name, f"unknown benchmark; known: {', '.join(benchmarks.names())}")
+    extra = {o.load_key: opt(o.dest) for o in _options.OPTIONS if o.load_key}
+    load = LoadOptions(
+        data_dir=opt("es_data_dir") or default_data_dir(cwd),
+        paths=_options.parse_kv(opt("es_data_path")),
+        seed=int(opt("es_seed")),
+        template=opt("es_template"),
+        system_prompt=opt("es_system_prompt"),
+        extra={k: v for k, v in extra.items() if v is not None},
+    )
+    patterns = tuple(p.strip() for p in (opt("es_items") or "").split(",") if p.strip())
+    return Selection(names, load, opt("es_limit"), patterns, bool(opt("es_shuffle")), int(opt("es_seed")))
+
+
+def _gates(opt: Callable[[str], Any], selection: Selection, samples: int, *, read_baseline: bool,
+           strict: bool) -> GateSettings:
+    from evalsuite.gates import parse_thresholds
+
+    metric = opt("es_metric")
+    if metric.startswith("pass@") and int(metric[5:]) > samples:
+        raise _options.usage_error("--metric", metric, f"needs at least {metric[5:]} samples per item; pass --samples {metric[5:]} or more")
+    pass_k = _options.parse_pass_k(opt("es_pass_k"))
+    if max(pass_k) > samples:
+        raise _options.usage_error("--pass-k", opt("es_pass_k"), f"k larger than --samples {samples} cannot be estimated")
+    baseline = _read_baseline(opt("es_baseline"), selection) if read_baseline and opt("es_baseline") else None
+    return GateSettings(
+        pass_k=pass_k,
+        metric=metric,
+        min_score=parse_thresholds(opt("es_min_score")) if opt("es_min_score") else {},
+        baseline=baseline,
+        max_drop=float(opt("es_max_drop")),
+        alpha=float(opt("es_alpha")),
+        strict=strict,
+        regression=bool(opt("es_regression")),
+    )
+
+
+def _read_baseline(path: str, selection: Selection) -> RunRecord:
+    """The baseline run, checked to share a benchmark with this run."""
+    from evalsuite.reports import read_run
+
+    try:
+        record = read_run(Path(path))
+    except (OSError, ValueError) as exc:
+        raise _options.usage_error("--baseline", path, str(exc)) from None
+    theirs = sorted({it.benchmark for it in record.items})
+    if not set(theirs) & set(selection.benchmarks):
+        raise _options.usage_error(
+            "--baseline", path,
+            f"its benchmarks ({', '.join(theirs) or 'none'}) share none with this run's "
+            f"({', '.join(selection.benchmarks)}); compare runs of the same benchmark",
+        )
+    return record
+
+
+def _plain_options(config: pytest.Config) -> dict[str, Any]:
+    values = {o.dest[3:]: config.getoption(o.dest) for o in _options.OPTIONS}
+    for dest in SECRET_DESTS:
+        if values.get(dest[3:]):
+            values[dest[3:]] = REDACTED
+    return values
+
+
+def _number(value: str) -> Any:
+    for cast in (int, float):
+        try:
+            return cast(value)
+        except ValueError:
+            pass
+    return {"true": True, "false": False}.get(value.lower(), value)
