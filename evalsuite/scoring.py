@@ -73,6 +73,17 @@ def _result(item: Item, prompt: str, samples: Sequence[SampleResult]) -> ItemRes
     )
 
 
+def failure_line(result: ItemResult) -> str:
+    """One line for a wrong item: what sample 0 extracted vs the gold, and why it was judged wrong."""
+    if not result.samples:
+        return f"no samples (gold {result.gold!r})"
+    s = result.samples[0]
+    line = f"extracted {s.extracted!r} vs gold {result.gold!r}: {s.reason} [{s.finish_reason}, {s.output_tokens} tok]"
+    if len(result.samples) > 1:
+        line += f" (0 of {len(result.samples)} samples correct)"
+    return line + (f" ERROR {s.error}" if s.error else "")
+
+
 def failure_message(result: ItemResult) -> str:
     """What a reader of a failed test needs: gold, what was extracted, and why it was judged wrong."""
     lines = [f"{result.nodeid}: no sample correct (gold: {result.gold!r})"]

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from evalsuite.scoring import failure_message
+from evalsuite.scoring import failure_line, failure_message
 from evalsuite.types import ItemResult
 
 
@@ -28,4 +28,8 @@ def check_item(result: ItemResult, request: pytest.FixtureRequest) -> None:
         snapshot = request.getfixturevalue("snapshot")
         assert verdict_snapshot(result) == snapshot, f"{result.nodeid}: verdict changed"
         return
-    assert result.passed, failure_message(result)
+    if request.config.get_verbosity() > 0:
+        assert result.passed, failure_message(result)
+    elif not result.passed:
+        # One line per wrong item (pytest's short summary); the whole output is in the reports and with -v.
+        pytest.fail(failure_line(result), pytrace=False)
