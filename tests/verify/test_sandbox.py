@@ -6,6 +6,7 @@ with ``audit_hooks=False`` too, so that the kernel layer is proven on its own.
 
 from __future__ import annotations
 
+import ast
 import os
 import socket
 import subprocess
@@ -258,3 +259,13 @@ def test_per_case_overhead_is_small() -> None:
     run = run_solution("print(input())", [str(i) for i in range(100)], limits=FAST)
     assert [o.stdout for o in run.outcomes] == [f"{i}\n" for i in range(100)]
     assert run.wall_s < 5, run.wall_s  # ~0.2 s on a 2-core machine; one process for all cases
+
+
+def test_child_script_imports_the_standard_library_only() -> None:
+    # The child runs by path with `python -I`: an import of the package (or of anything installed)
+    # would fail there or slow every start-up.
+    tree = ast.parse(Path(sandbox.CHILD_SCRIPT).read_text())
+    imported = {a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
+    imported |= {n.module or "" for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)}
+    assert imported, "no imports found: the check would prove nothing"
+    assert {m.split(".")[0] for m in imported} <= set(sys.stdlib_module_names) | {"__future__"}
