@@ -18,7 +18,7 @@ import os
 import signal
 import sys
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 # Event kinds of the child -> parent stream (the key ``EVENT`` of each JSON line).
@@ -42,9 +42,18 @@ LCB_HEADER = (
     "import json\nsys.setrecursionlimit(50000)\n"
 )
 
+# Landlock (linux/landlock.h): file-system rights, by the ABI version that introduced them.
+_LL_EXECUTE, _LL_WRITE_FILE, _LL_READ_FILE, _LL_READ_DIR = 1 << 0, 1 << 1, 1 << 2, 1 << 3
+_LL_ABI1_ALL = (1 << 13) - 1  # execute ... make_sym
+_LL_LATER = ((2, 1 << 13), (3, 1 << 14), (5, 1 << 15))  # refer, truncate, ioctl_dev
+_LL_FILE_RIGHTS = _LL_EXECUTE | _LL_WRITE_FILE | _LL_READ_FILE | (1 << 14) | (1 << 15)
+_LL_LOG_SAME_EXEC_OFF = 1  # ABI 7: keep the untrusted program's denials out of the host's audit log
+_SYS_CREATE_RULESET, _SYS_ADD_RULE, _SYS_RESTRICT_SELF = 444, 445, 446  # same number on every arch
+_PR_SET_NO_NEW_PRIVS = 38
 
-def _isolate(uid: int | None, limits: Mapping[str, Any]) -> dict[str, Any]:
-    """Network namespace, resource limits and uid drop; returns what succeeded."""
+
+def _isolate(uid: int | None, limits: Mapping[str, Any], readable: Sequence[str]) -> dict[str, Any]:
+    """Network namespace, resource limits, file-system view, uid drop; returns what succeeded."""
     import ctypes
     import resource
 
@@ -66,11 +75,72 @@ def _isolate(uid: int | None, limits: Mapping[str, Any]) -> dict[str, Any]:
         # The interpreter may live under a directory the new uid cannot enter (/root/.pyenv):
         # reach sys.path through descriptors opened while still privileged.
         _remap_import_paths()
+    iso["filesystem"] = _landlock(libc, os.path.realpath(os.getcwd()), readable)
+    if uid is not None:
         os.setgroups([])
         os.setgid(uid)
         os.setuid(uid)
     iso["uid"] = os.getuid()
     return iso
+
+
+def _landlock(libc: Any, root: str, readable: Sequence[str]) -> str:
+    """Restrict this process's file-system view with Landlock; returns what happened, in words.
+
+    Read access stays under ``readable`` (the interpreter's install, the system libraries) and
+    this process's own ``/proc`` entries, read and write under ``root`` and ``/dev/null``; everything else is refused by the kernel,
+    native code included. Where the kernel has no Landlock the audit hook's allow-list remains.
+    """
+    import ctypes
+
+    class RulesetAttr(ctypes.Structure):
+        _fields_ = [("handled_access_fs", ctypes.c_uint64)]
+
+    class PathBeneathAttr(ctypes.Structure):
+        _pack_ = 1
+        _fields_ = [("allowed_access", ctypes.c_uint64), ("parent_fd", ctypes.c_int32)]
+
+    syscall = libc.syscall
+    syscall.restype = ctypes.c_long
+    abi = syscall(_SYS_CREATE_RULESET, None, ctypes.c_size_t(0), ctypes.c_uint32(1))  # ..._VERSION
+    if abi < 0:
+        return f"no Landlock ({os.strerror(ctypes.get_errno())}): audit-hook allow-list only"
+    handled = _LL_ABI1_ALL
+    for version, right in _LL_LATER:
+        handled |= right if abi >= version else 0
+    attr = RulesetAttr(handled)
+    ruleset = syscall(_SYS_CREATE_RULESET, ctypes.byref(attr), ctypes.c_size_t(ctypes.sizeof(attr)), 0)
+    if ruleset < 0:
+        return f"Landlock ruleset refused ({os.strerror(ctypes.get_errno())}): audit-hook allow-list only"
+    read = _LL_EXECUTE | _LL_READ_FILE | _LL_READ_DIR
+    rules = [(p, read) for p in [*readable, f"/proc/{os.getpid()}"]] + [
+        (root, handled),
+        (os.devnull, handled),
+    ]
+    try:
+        for path, rights in rules:
+            try:
+                fd = os.open(path, os.O_PATH | os.O_CLOEXEC)
+            except FileNotFoundError:
+                continue
+            try:
+                if not os.path.isdir(path):
+                    rights &= _LL_FILE_RIGHTS
+                rule = PathBeneathAttr(rights & handled, fd)
+                if syscall(_SYS_ADD_RULE, ruleset, 1, ctypes.byref(rule), 0) != 0:  # PATH_BENEATH
+                    raise OSError(ctypes.get_errno(), f"landlock_add_rule {path}")
+            finally:
+                os.close(fd)
+        if libc.prctl(_PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0:
+            raise OSError(ctypes.get_errno(), "prctl(PR_SET_NO_NEW_PRIVS)")
+        flags = _LL_LOG_SAME_EXEC_OFF if abi >= 7 else 0
+        if syscall(_SYS_RESTRICT_SELF, ruleset, flags) != 0:
+            raise OSError(ctypes.get_errno(), "landlock_restrict_self")
+    except OSError as e:
+        return f"Landlock failed ({e.filename or ''} {os.strerror(e.errno or 0)}): audit-hook allow-list only"
+    finally:
+        os.close(ruleset)
+    return f"landlock abi {abi}"
 
 
 def _remap_import_paths() -> None:
@@ -89,8 +159,9 @@ def _remap_import_paths() -> None:
     sys.path_importer_cache.clear()
 
 
-def _install_guard(root: str) -> None:
-    """Audit hook refusing process creation, sockets, ctypes calls and writes outside ``root``."""
+def _install_guard(root: str, readable: Sequence[str]) -> None:
+    """Audit hook refusing process creation, sockets, ctypes calls, writes outside ``root``, and
+    reads outside ``root``, ``readable`` and this process's own ``/proc`` entries."""
     blocked = frozenset(
         ["os.fork", "os.forkpty", "os.posix_spawn", "os.spawn", "os.exec", "os.system", "os.startfile"]
         + ["subprocess.Popen", "socket.__new__", "socket.connect", "socket.bind", "socket.getaddrinfo"]
@@ -100,33 +171,48 @@ def _install_guard(root: str) -> None:
         ["os.remove", "os.rename", "os.rmdir", "os.mkdir", "os.symlink", "os.link", "os.chmod", "os.chown"]
         + ["os.truncate", "os.utime", "shutil.rmtree", "shutil.copyfile", "shutil.copytree", "shutil.move"]
     )
+    reading = frozenset(["os.listdir", "os.scandir", "sqlite3.connect"])  # "open" is checked below
     write_flags = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_TRUNC | os.O_APPEND
     own_proc = (f"/proc/{os.getpid()}/", "/proc/self/")
+    readable_roots = tuple(os.path.realpath(p) for p in readable)
     realpath, fsdecode = os.path.realpath, os.fsdecode
 
-    def outside(path: Any) -> bool:
-        if isinstance(path, int):
-            return False
-        p = realpath(fsdecode(path))
-        return not (p == root or p.startswith(root + os.sep) or p == os.devnull)
+    def resolved(path: Any) -> str | None:
+        """The real path named by an event's argument; None for a descriptor (checked at its open)."""
+        if isinstance(path, (str, bytes)) or hasattr(path, "__fspath__"):
+            return realpath(fsdecode(path))
+        return None
+
+    def under(p: str, roots: Sequence[str]) -> bool:
+        return any(p == r or p.startswith(r + os.sep) for r in roots)
+
+    def writable(p: str) -> bool:
+        return under(p, (root,)) or p == os.devnull
+
+    def readable(p: str) -> bool:
+        return writable(p) or under(p, readable_roots) or (p + "/").startswith(own_proc)
 
     def hook(event: str, args: tuple[Any, ...]) -> None:
         if event == "open":
             path, mode, flags = args
-            if isinstance(path, int):
+            p = resolved(path)
+            if p is None:
                 return
             writing = (mode is not None and any(c in mode for c in "wax+")) or bool(flags & write_flags)
-            if writing and outside(path):
+            if writing and not writable(p):
                 raise PermissionError(f"sandbox: writing outside the working directory is refused: {path}")
-            p = realpath(fsdecode(path))
             if p.startswith("/proc/") and p[6:7].isdigit() and not p.startswith(own_proc):
                 raise PermissionError(f"sandbox: other processes' /proc entries are refused: {path}")
+            if not readable(p):
+                raise PermissionError(f"sandbox: reading outside the working directory is refused: {path}")
         elif event in blocked:
             raise PermissionError(f"sandbox: {event} is refused")
         elif event == "import" and args[0] == "_posixsubprocess":  # fork_exec raises no audit event
             raise PermissionError("sandbox: importing _posixsubprocess is refused")
-        elif event in mutating and any(outside(a) for a in args[:2] if isinstance(a, (str, bytes))):
+        elif event in mutating and any(not writable(p) for p in map(resolved, args[:2]) if p is not None):
             raise PermissionError(f"sandbox: {event} outside the working directory is refused")
+        elif event in reading and args and (p := resolved(args[0])) is not None and not readable(p):
+            raise PermissionError(f"sandbox: reading outside the working directory is refused: {args[0]}")
 
     for name in ("subprocess", "_posixsubprocess"):  # a later import must pass through the hook
         sys.modules.pop(name, None)
@@ -219,9 +305,9 @@ def main(job_path: str) -> None:
         job = json.load(f)
     os.remove(job_path)
     limits, fn_name, time_limit = job["limits"], job["fn_name"], job["limits"]["time_limit_s"]
-    iso = _isolate(job["uid"], limits)
+    iso = _isolate(job["uid"], limits, job["readable"])
     if limits["audit_hooks"]:
-        _install_guard(os.path.realpath(os.getcwd()))
+        _install_guard(os.path.realpath(os.getcwd()), job["readable"])
     iso["audit_hooks"] = limits["audit_hooks"]
     signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # oversized output fails the write, not the process
     signal.signal(signal.SIGALRM, _on_alarm)
