@@ -18,7 +18,7 @@ import os
 import signal
 import sys
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 # Event kinds of the child -> parent stream (the key ``EVENT`` of each JSON line).
@@ -186,11 +186,11 @@ def _install_guard(root: str, readable: Sequence[str]) -> None:
     def under(p: str, roots: Sequence[str]) -> bool:
         return any(p == r or p.startswith(r + os.sep) for r in roots)
 
-    def writable(p: str) -> bool:
+    def may_write(p: str) -> bool:
         return under(p, (root,)) or p == os.devnull
 
-    def readable(p: str) -> bool:
-        return writable(p) or under(p, readable_roots) or (p + "/").startswith(own_proc)
+    def may_read(p: str) -> bool:
+        return may_write(p) or under(p, readable_roots) or (p + "/").startswith(own_proc)
 
     def hook(event: str, args: tuple[Any, ...]) -> None:
         if event == "open":
@@ -199,19 +199,19 @@ def _install_guard(root: str, readable: Sequence[str]) -> None:
             if p is None:
                 return
             writing = (mode is not None and any(c in mode for c in "wax+")) or bool(flags & write_flags)
-            if writing and not writable(p):
+            if writing and not may_write(p):
                 raise PermissionError(f"sandbox: writing outside the working directory is refused: {path}")
             if p.startswith("/proc/") and p[6:7].isdigit() and not p.startswith(own_proc):
                 raise PermissionError(f"sandbox: other processes' /proc entries are refused: {path}")
-            if not readable(p):
+            if not may_read(p):
                 raise PermissionError(f"sandbox: reading outside the working directory is refused: {path}")
         elif event in blocked:
             raise PermissionError(f"sandbox: {event} is refused")
         elif event == "import" and args[0] == "_posixsubprocess":  # fork_exec raises no audit event
             raise PermissionError("sandbox: importing _posixsubprocess is refused")
-        elif event in mutating and any(not writable(p) for p in map(resolved, args[:2]) if p is not None):
+        elif event in mutating and any(not may_write(p) for p in map(resolved, args[:2]) if p is not None):
             raise PermissionError(f"sandbox: {event} outside the working directory is refused")
-        elif event in reading and args and (p := resolved(args[0])) is not None and not readable(p):
+        elif event in reading and args and (p := resolved(args[0])) is not None and not may_read(p):
             raise PermissionError(f"sandbox: reading outside the working directory is refused: {args[0]}")
 
     for name in ("subprocess", "_posixsubprocess"):  # a later import must pass through the hook
@@ -242,9 +242,9 @@ def _redirect(in_path: str) -> None:
         os.dup2(new, fd)
         os.close(new)
     # Left open on purpose: they are the program's standard streams until the next case.
-    sys.stdin = sys.__stdin__ = open(0, encoding="utf-8", errors="replace", closefd=False)  # noqa: SIM115
-    sys.stdout = sys.__stdout__ = open(1, "w", encoding="utf-8", closefd=False)  # noqa: SIM115
-    sys.stderr = sys.__stderr__ = open(2, "w", encoding="utf-8", closefd=False)  # noqa: SIM115
+    sys.stdin = sys.__stdin__ = open(0, encoding="utf-8", errors="replace", closefd=False)  # type: ignore[misc]  # noqa: SIM115
+    sys.stdout = sys.__stdout__ = open(1, "w", encoding="utf-8", closefd=False)  # type: ignore[misc]  # noqa: SIM115
+    sys.stderr = sys.__stderr__ = open(2, "w", encoding="utf-8", closefd=False)  # type: ignore[misc]  # noqa: SIM115
 
 
 def _run_case(
@@ -278,8 +278,8 @@ def _run_case(
         if status == "ok":
             status, error = "error", f"output not written: {type(e).__name__}: {e}"[:500]
     if status == "ok" and thread_errors:
-        e = thread_errors[0]
-        status, error = "error", f"{type(e).__name__}: {e}"[:500]
+        first = thread_errors[0]
+        status, error = "error", f"{type(first).__name__}: {first}"[:500]
     alive = any(t.is_alive() for t in set(threading.enumerate()) - before)
     if alive and status == "ok":
         status, error = "timeout", f"time limit exceeded ({time_limit} s) in a thread"
@@ -315,7 +315,7 @@ def main(job_path: str) -> None:
     threading.excepthook = lambda a: thread_errors.append(a.exc_value)  # type: ignore[arg-type,misc]
     header = compile(LCB_HEADER, "<header>", "exec")
     exit_now = os._exit
-    os._exit = _raise_system_exit  # the runner must survive a solution's os._exit(0)
+    os._exit = _raise_system_exit  # type: ignore[assignment]  # the runner must survive a solution's os._exit(0)
     send(READY, isolation=iso)
     try:
         solution = compile(job["code"], "<solution>", "exec")
@@ -349,19 +349,20 @@ def main(job_path: str) -> None:
         send(START, i=i)
         thread_errors.clear()
         _redirect(f"in-{i}.txt")
+        run: Callable[[], Any]
         if entry is None:
             run = lambda: exec(solution, fresh_namespace())  # noqa: E731
         else:
             with open(f"in-{i}.txt", encoding="utf-8") as f:
                 text = f.read()
-            run = lambda text=text: entry()(*[json.loads(line) for line in text.split("\n")])  # noqa: E731
+            run = lambda text=text: entry()(*[json.loads(line) for line in text.split("\n")])  # type: ignore[misc]  # noqa: E731
         t0 = time.perf_counter()
         status, error, value, poisoned = _run_case(run, time_limit, thread_errors)
         elapsed = time.perf_counter() - t0
         event: dict[str, Any] = {"i": i, "status": status, "error": error, "time_s": elapsed}
         if entry is None:
-            with open("stdout.txt", "rb") as f:
-                event["stdout"] = f.read().decode("utf-8", "replace")
+            with open("stdout.txt", "rb") as out:
+                event["stdout"] = out.read().decode("utf-8", "replace")
         elif status == "ok":
             try:
                 event["value"] = json.dumps(value)

@@ -184,16 +184,19 @@ def child_program() -> str:
     Python compiles a script given by path on every start (~5 ms of a ~75 ms start-up here); a
     ``.pyc`` given by path runs as it is. Fresh means the header's source mtime and size match.
     """
+    cached: str | None = getattr(child, "__cached__", None)
+    if not cached:
+        return CHILD_SCRIPT
     try:
-        with open(child.__cached__, "rb") as f:
+        with open(cached, "rb") as f:
             header = f.read(16)
         source = os.stat(CHILD_SCRIPT)
-    except (OSError, TypeError):
+    except OSError:
         return CHILD_SCRIPT
     expected = importlib.util.MAGIC_NUMBER + bytes(4)  # flags 0: validated by mtime and size
     expected += (int(source.st_mtime) & 0xFFFFFFFF).to_bytes(4, "little")
     expected += (source.st_size & 0xFFFFFFFF).to_bytes(4, "little")
-    return child.__cached__ if header == expected else CHILD_SCRIPT
+    return cached if header == expected else CHILD_SCRIPT
 
 
 @functools.cache
