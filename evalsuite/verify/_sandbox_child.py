@@ -48,7 +48,7 @@ _LL_ABI1_ALL = (1 << 13) - 1  # execute ... make_sym
 _LL_LATER = ((2, 1 << 13), (3, 1 << 14), (5, 1 << 15))  # refer, truncate, ioctl_dev
 _LL_FILE_RIGHTS = _LL_EXECUTE | _LL_WRITE_FILE | _LL_READ_FILE | (1 << 14) | (1 << 15)
 _LL_LOG_SAME_EXEC_OFF = 1  # ABI 7: keep the untrusted program's denials out of the host's audit log
-_SYS_CREATE_RULESET, _SYS_ADD_RULE, _SYS_RESTRICT_SELF = 444, 445, 446  # same number on every arch
+_SYS_CREATE_RULESET, _SYS_ADD_RULE, _SYS_RESTRICT_SELF = 444, 445, 446  # every architecture but alpha
 _PR_SET_NO_NEW_PRIVS = 38
 
 
@@ -88,8 +88,10 @@ def _landlock(libc: Any, root: str, readable: Sequence[str]) -> str:
     """Restrict this process's file-system view with Landlock; returns what happened, in words.
 
     Read access stays under ``readable`` (the interpreter's install, the system libraries) and
-    this process's own ``/proc`` entries, read and write under ``root`` and ``/dev/null``; everything else is refused by the kernel,
-    native code included. Where the kernel has no Landlock the audit hook's allow-list remains.
+    this process's own ``/proc`` entries, read and write under ``root`` and ``/dev/null``;
+    everything else is refused by the kernel, native code included. Where the kernel has no
+    Landlock (before Linux 5.13, not enabled at boot, or refused by a container's seccomp
+    filter) the audit hook's allow-list remains.
     """
     import ctypes
 
@@ -113,10 +115,8 @@ def _landlock(libc: Any, root: str, readable: Sequence[str]) -> str:
     if ruleset < 0:
         return f"Landlock ruleset refused ({os.strerror(ctypes.get_errno())}): audit-hook allow-list only"
     read = _LL_EXECUTE | _LL_READ_FILE | _LL_READ_DIR
-    rules = [(p, read) for p in [*readable, f"/proc/{os.getpid()}"]] + [
-        (root, handled),
-        (os.devnull, handled),
-    ]
+    readers = [*readable, f"/proc/{os.getpid()}"]
+    rules = [(p, read) for p in readers] + [(root, handled), (os.devnull, handled)]
     try:
         for path, rights in rules:
             try:
@@ -137,7 +137,7 @@ def _landlock(libc: Any, root: str, readable: Sequence[str]) -> str:
         if syscall(_SYS_RESTRICT_SELF, ruleset, flags) != 0:
             raise OSError(ctypes.get_errno(), "landlock_restrict_self")
     except OSError as e:
-        return f"Landlock failed ({e.filename or ''} {os.strerror(e.errno or 0)}): audit-hook allow-list only"
+        return f"Landlock failed ({e.strerror}: {os.strerror(e.errno or 0)}): audit-hook allow-list only"
     finally:
         os.close(ruleset)
     return f"landlock abi {abi}"

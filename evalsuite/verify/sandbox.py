@@ -106,7 +106,7 @@ class SandboxRun:
     setup_error: str | None = None
     """Why the solution could not be loaded at all (syntax error, missing function), else None."""
     isolation: Mapping[str, Any] = field(default_factory=dict)
-    """What the (first) child actually enforced: network namespace, uid, audit hooks."""
+    """What the (first) child actually enforced: network namespace, file-system view, uid, audit hooks."""
     wall_s: float = 0.0
     """Total wall-clock seconds, process start-up included."""
     processes: int = 0
