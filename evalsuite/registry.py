@@ -22,6 +22,15 @@ class UnknownNameError(KeyError):
         return str(self.args[0])
 
 
+class DuplicateNameError(ValueError):
+    """A second, different extension registered under a name that is already taken."""
+
+
+def _origin(obj: object) -> str:
+    """Where ``obj`` was defined: ``module.qualname``."""
+    return f"{getattr(obj, '__module__', '?')}.{getattr(obj, '__qualname__', type(obj).__qualname__)}"
+
+
 class Registry(Generic[T]):
     """Name -> factory, filled by decorators in the built-in modules and by entry points."""
 
@@ -32,7 +41,17 @@ class Registry(Generic[T]):
         self._loaded = False
 
     def register(self, name: str) -> Callable[[T], T]:
+        """Decorator registering ``obj`` under ``name``; a name already taken by another object
+        is refused (a silent overwrite would let a plugin shadow a built-in). The same definition
+        executed again (a module imported anew) replaces its earlier self."""
+
         def decorator(obj: T) -> T:
+            old = self._entries.get(name)
+            if old is not None and _origin(old) != _origin(obj):
+                raise DuplicateNameError(
+                    f"{self.kind} {name!r} is already registered by {_origin(old)}; {_origin(obj)} "
+                    f"cannot take the name too: register it under another name"
+                )
             self._entries[name] = obj
             return obj
 

@@ -1,13 +1,11 @@
 """The data that flows through one run: items, requests, completions, per-item results.
 
 All of them are frozen dataclasses so that they can be hashed, cached and shipped between
-xdist workers as plain JSON (see ``to_json`` / ``from_json``).
+xdist workers as plain JSON (``dataclasses.asdict``; ``item_result_from_dict`` reads one back).
 """
 
 from __future__ import annotations
 
-import dataclasses
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -171,11 +169,6 @@ class ItemResult:
     @property
     def errored(self) -> bool:
         return any(s.error for s in self.samples)
-
-
-def to_json(obj: Any) -> str:
-    """Serialise one of the dataclasses above (nested ones included) to JSON."""
-    return json.dumps(dataclasses.asdict(obj), sort_keys=True, default=str)
 
 
 def item_result_from_dict(d: Mapping[str, Any]) -> ItemResult:

@@ -1,20 +1,30 @@
 """Run an untrusted Python solution against many test inputs in one contained child process.
 
-The parent side (``run_solution``) is safe in threads and xdist workers: it uses no signals, only
-``subprocess.Popen`` (no ``preexec_fn``), ``selectors`` deadlines and ``os.killpg``. The child side is
-this same file run as a script with ``python -I -B`` in a fresh temporary directory; it only uses the
-standard library (one file on purpose: the child must not import the package). Containment:
+This module is the parent side (``run_solution``), safe in threads and xdist workers: it uses no
+signals, only ``subprocess.Popen`` (no ``preexec_fn``), ``selectors`` deadlines and ``os.killpg``. The
+child is ``_sandbox_child.py``, a standard-library-only script run by path with ``python -I -B`` in a
+fresh temporary directory; it also defines the protocol's event names, which this module imports.
+Containment:
 
 * kernel: RLIMIT_AS (memory), RLIMIT_CPU (backstop), RLIMIT_FSIZE (output and file size),
   RLIMIT_NPROC (processes and threads); a new network namespace (only a downed loopback); as root,
   a private unprivileged uid per child (RLIMIT_NPROC then applies, file permissions refuse writes to
   files not world-writable and the parent's ``/proc/<pid>/environ``); not root, a user namespace
   (RLIMIT_NPROC counts per namespace); an environment holding only PATH, LANG, HOME and thread counts.
+* file system (Landlock, where the kernel has it: Linux 5.13+ built with it, not refused by a
+  seccomp filter): reads only under ``readable_paths()`` (the interpreter's install and the system
+  libraries), reads and writes only in the working directory and ``/dev/null``; enforced by the
+  kernel, native code included. ``isolation["filesystem"]`` says whether it is active and why not.
+  Landlock, not a mount namespace: it needs no privilege (no root, no user namespace), adds five
+  system calls per child instead of building a root with bind mounts, and layers with the uid
+  drop. It leaves metadata visible: ``os.stat`` / ``os.path.exists`` of an outside path still work.
 * parent: a wall-clock deadline per case, SIGKILL to the whole process group, then (as root) to any
   process left running under the private uid.
 * audit hooks in the child, in-process and so bypassable by native code that raises no audit event:
   refuse fork/exec/spawn, sockets, ctypes calls, writes and deletions outside the working directory
-  (the only guard for world-writable places such as /tmp and /dev/shm), other processes' /proc.
+  (without Landlock the only guard for world-writable places such as /tmp and /dev/shm), other
+  processes' /proc, and reads and directory listings outside the working directory and
+  ``readable_paths()`` (the file-system view where the kernel has no Landlock).
 
 Expected outputs never enter the child: it returns what the program printed or returned, and the
 caller compares, so a solution cannot forge a pass.
@@ -23,37 +33,32 @@ caller compares, so a solution cannot forge a pass.
 from __future__ import annotations
 
 import contextlib
+import functools
+import importlib.util
 import json
 import os
 import random
 import selectors
 import shutil
 import signal
+import subprocess
 import sys
+import sysconfig
 import tempfile
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
-if TYPE_CHECKING:
-    import subprocess
+from evalsuite.verify import _sandbox_child as child
+from evalsuite.verify._sandbox_child import DONE, EVENT, READY, RESULT, SETUP_DONE, SETUP_ERROR, START
 
 Status = Literal["ok", "error", "timeout", "crash", "skipped"]
 
-# The module namespace LiveCodeBench prepends to every solution (lcb_runner's ``import_string``).
-LCB_HEADER = (
-    "from string import *\nfrom re import *\nfrom datetime import *\nfrom collections import *\n"
-    "from heapq import *\nfrom bisect import *\nfrom copy import *\nfrom math import *\n"
-    "from random import *\nfrom statistics import *\nfrom itertools import *\nfrom functools import *\n"
-    "from operator import *\nfrom io import *\nfrom sys import *\nfrom json import *\n"
-    "from builtins import *\nfrom typing import *\nimport string\nimport re\nimport datetime\n"
-    "import collections\nimport heapq\nimport bisect\nimport copy\nimport math\nimport random\n"
-    "import statistics\nimport itertools\nimport functools\nimport operator\nimport io\nimport sys\n"
-    "import json\nsys.setrecursionlimit(50000)\n"
-)
 _UID_RANGE = (1_500_000_000, 1_600_000_000)  # unused by real accounts; one uid per child
 _GRACE_S = 1.0  # parent deadline beyond the child's own per-test alarm
+CHILD_SCRIPT = os.path.abspath(child.__file__)
+"""The program each child runs, by path (never imported there: standard library only)."""
 
 
 @dataclass(frozen=True)
@@ -101,7 +106,7 @@ class SandboxRun:
     setup_error: str | None = None
     """Why the solution could not be loaded at all (syntax error, missing function), else None."""
     isolation: Mapping[str, Any] = field(default_factory=dict)
-    """What the (first) child actually enforced: network namespace, uid, audit hooks."""
+    """What the (first) child actually enforced: network namespace, file-system view, uid, audit hooks."""
     wall_s: float = 0.0
     """Total wall-clock seconds, process start-up included."""
     processes: int = 0
@@ -173,6 +178,41 @@ def run_solution(
     )
 
 
+def child_program() -> str:
+    """The child's bytecode where the import system cached it and it is fresh, else its source.
+
+    Python compiles a script given by path on every start (~5 ms of a ~75 ms start-up here); a
+    ``.pyc`` given by path runs as it is. Fresh means the header's source mtime and size match.
+    """
+    cached: str | None = getattr(child, "__cached__", None)
+    if not cached:
+        return CHILD_SCRIPT
+    try:
+        with open(cached, "rb") as f:
+            header = f.read(16)
+        source = os.stat(CHILD_SCRIPT)
+    except OSError:
+        return CHILD_SCRIPT
+    expected = importlib.util.MAGIC_NUMBER + bytes(4)  # flags 0: validated by mtime and size
+    expected += (int(source.st_mtime) & 0xFFFFFFFF).to_bytes(4, "little")
+    expected += (source.st_size & 0xFFFFFFFF).to_bytes(4, "little")
+    return cached if header == expected else CHILD_SCRIPT
+
+
+@functools.cache
+def readable_paths() -> tuple[str, ...]:
+    """What a sandboxed program may read besides its working directory: the interpreter's install
+    (standard library, its extension modules, site-packages) and the shared libraries and loader
+    cache that those extension modules load. Nothing else of the host: not /etc, not the home
+    directory, not the project tree (even when it is on ``sys.path`` through an editable install).
+    """
+    paths = [sysconfig.get_path(name) for name in ("stdlib", "platstdlib", "purelib", "platlib")]
+    paths += [sysconfig.get_config_var("LIBDIR") or "", "/lib", "/lib64", "/usr/lib", "/usr/lib64"]
+    paths += ["/usr/local/lib", "/etc/ld.so.cache"]
+    real = (os.path.realpath(p) for p in paths if p and os.path.exists(p))
+    return tuple(sorted(set(real)))
+
+
 def _child_env(workdir: str) -> dict[str, str]:
     # Nothing from the parent's environment: API keys must never reach untrusted code.
     env = {"PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8", "LC_ALL": "C.UTF-8"}
@@ -188,8 +228,6 @@ def _run_child(
     timeout_budget: int | None,
 ) -> tuple[dict[int, CaseOutcome], str | None, dict[str, Any]]:
     """One child process over ``cases``; returns outcomes of the cases it reached."""
-    import subprocess  # not at module level: the child runs this file and must not have it loaded
-
     workdir = tempfile.mkdtemp(prefix="evalsuite-sandbox-")
     uid = random.SystemRandom().randrange(*_UID_RANGE) if os.geteuid() == 0 else None
     try:
@@ -204,6 +242,7 @@ def _run_child(
             "cases": [index for index, _ in cases],
             "uid": uid,
             "timeout_budget": timeout_budget,
+            "readable": readable_paths(),
             "limits": {**limits.__dict__, "cpu_s": int(limits.time_limit_s * (len(cases) + 1)) + 10},
         }
         with open(os.path.join(workdir, "job.json"), "w", encoding="utf-8") as f:
@@ -214,7 +253,7 @@ def _run_child(
         with open(os.path.join(workdir, "runner.err"), "wb") as err:
             try:
                 proc = subprocess.Popen(
-                    [sys.executable, "-I", "-B", os.path.abspath(__file__), "job.json"],
+                    [sys.executable, "-I", "-B", child_program(), "job.json"],
                     cwd=workdir,
                     env=_child_env(workdir),
                     stdin=subprocess.DEVNULL,
@@ -314,22 +353,22 @@ def _drive(
                     ev = json.loads(line)
                 except ValueError:
                     continue
-                kind = ev.get("e")
+                kind = ev.get(EVENT)
                 now = time.monotonic()
-                if kind == "ready":
+                if kind == READY:
                     iso, phase, deadline = ev["isolation"], "setup", now + case_limit
-                elif kind == "setup_error":
+                elif kind == SETUP_ERROR:
                     return outcomes, ev["error"], iso
-                elif kind == "setup_done":
+                elif kind == SETUP_DONE:
                     phase, deadline = "between", now + limits.startup_timeout_s
-                elif kind == "start":
+                elif kind == START:
                     phase, current, deadline = "case", ev["i"], now + case_limit
-                elif kind == "result":
+                elif kind == RESULT:
                     outcomes[ev["i"]] = CaseOutcome(
                         ev["status"], ev.get("stdout", ""), ev.get("value"), ev.get("error"), ev["time_s"]
                     )
                     phase, deadline = "between", now + limits.startup_timeout_s
-                elif kind == "done":
+                elif kind == DONE:
                     return outcomes, None, iso
     # End of stream: the child exited or died.
     rc = proc.wait()
@@ -353,261 +392,3 @@ def _describe_exit(rc: int) -> str:
         except ValueError:
             return f"killed by signal {-rc}"
     return f"exit status {rc}"
-
-
-# --------------------------------------------------------------------------------------------
-# Child side: everything below runs inside the sandbox, with the standard library only.
-# --------------------------------------------------------------------------------------------
-
-
-def _isolate(uid: int | None, limits: Mapping[str, Any]) -> dict[str, Any]:
-    """Network namespace, resource limits and uid drop; returns what succeeded."""
-    import ctypes
-    import resource
-
-    iso: dict[str, Any] = {}
-    libc = ctypes.CDLL(None, use_errno=True)
-    clone_newnet, clone_newuser = 0x40000000, 0x10000000
-    flags = clone_newnet if os.geteuid() == 0 else clone_newnet | clone_newuser
-    iso["network_namespace"] = libc.unshare(flags) == 0 or os.strerror(ctypes.get_errno())
-    mib = 1024 * 1024
-    for name, value in (
-        ("RLIMIT_AS", limits["memory_mb"] * mib),
-        ("RLIMIT_FSIZE", limits["max_output_mb"] * mib),
-        ("RLIMIT_NPROC", limits["max_processes"]),
-        ("RLIMIT_CORE", 0),
-    ):
-        resource.setrlimit(getattr(resource, name), (value, value))
-    resource.setrlimit(resource.RLIMIT_CPU, (limits["cpu_s"], limits["cpu_s"] + 1))
-    if uid is not None:
-        # The interpreter may live under a directory the new uid cannot enter (/root/.pyenv):
-        # reach sys.path through descriptors opened while still privileged.
-        _remap_import_paths()
-        os.setgroups([])
-        os.setgid(uid)
-        os.setuid(uid)
-    iso["uid"] = os.getuid()
-    return iso
-
-
-def _remap_import_paths() -> None:
-    remap = {}
-    for entry in sys.path:
-        if entry and os.path.isdir(entry):
-            remap[entry] = f"/proc/self/fd/{os.open(entry, os.O_PATH | os.O_DIRECTORY)}"
-    sys.path[:] = [remap.get(e, e) for e in sys.path]
-    for module in list(sys.modules.values()):
-        paths = getattr(module, "__path__", None)
-        if isinstance(paths, list):
-            for k, p in enumerate(paths):
-                for old, new in remap.items():
-                    if p.startswith(old + os.sep):
-                        paths[k] = new + p[len(old) :]
-    sys.path_importer_cache.clear()
-
-
-def _install_guard(root: str) -> None:
-    """Audit hook refusing process creation, sockets, ctypes calls and writes outside ``root``."""
-    blocked = frozenset(
-        ["os.fork", "os.forkpty", "os.posix_spawn", "os.spawn", "os.exec", "os.system", "os.startfile"]
-        + ["subprocess.Popen", "socket.__new__", "socket.connect", "socket.bind", "socket.getaddrinfo"]
-        + ["socket.sendto", "socket.sendmsg", "ctypes.dlsym", "ctypes.dlsym/handle", "ctypes.call_function"]
-    )
-    mutating = frozenset(
-        ["os.remove", "os.rename", "os.rmdir", "os.mkdir", "os.symlink", "os.link", "os.chmod", "os.chown"]
-        + ["os.truncate", "os.utime", "shutil.rmtree", "shutil.copyfile", "shutil.copytree", "shutil.move"]
-    )
-    write_flags = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_TRUNC | os.O_APPEND
-    own_proc = (f"/proc/{os.getpid()}/", "/proc/self/")
-    realpath, fsdecode = os.path.realpath, os.fsdecode
-
-    def outside(path: Any) -> bool:
-        if isinstance(path, int):
-            return False
-        p = realpath(fsdecode(path))
-        return not (p == root or p.startswith(root + os.sep) or p == os.devnull)
-
-    def hook(event: str, args: tuple[Any, ...]) -> None:
-        if event == "open":
-            path, mode, flags = args
-            if isinstance(path, int):
-                return
-            writing = (mode is not None and any(c in mode for c in "wax+")) or bool(flags & write_flags)
-            if writing and outside(path):
-                raise PermissionError(f"sandbox: writing outside the working directory is refused: {path}")
-            p = realpath(fsdecode(path))
-            if p.startswith("/proc/") and p[6:7].isdigit() and not p.startswith(own_proc):
-                raise PermissionError(f"sandbox: other processes' /proc entries are refused: {path}")
-        elif event in blocked:
-            raise PermissionError(f"sandbox: {event} is refused")
-        elif event == "import" and args[0] == "_posixsubprocess":  # fork_exec raises no audit event
-            raise PermissionError("sandbox: importing _posixsubprocess is refused")
-        elif event in mutating and any(outside(a) for a in args[:2] if isinstance(a, (str, bytes))):
-            raise PermissionError(f"sandbox: {event} outside the working directory is refused")
-
-    for name in ("subprocess", "_posixsubprocess"):  # a later import must pass through the hook
-        sys.modules.pop(name, None)
-    sys.addaudithook(hook)
-
-
-class _Timeout(BaseException):
-    """Raised by the per-case alarm; a BaseException so that ``except Exception`` cannot swallow it."""
-
-
-def _on_alarm(signum: int, frame: Any) -> None:
-    raise _Timeout
-
-
-def _raise_system_exit(code: int) -> None:
-    raise SystemExit(code)
-
-
-def _redirect(in_path: str) -> None:
-    """Point fds 0/1/2 and sys.std* at this case's files (real fds: ``os.read(0, ...)`` works)."""
-    for fd, path, flags in (
-        (0, in_path, os.O_RDONLY),
-        (1, "stdout.txt", os.O_WRONLY | os.O_CREAT | os.O_TRUNC),
-        (2, "stderr.txt", os.O_WRONLY | os.O_CREAT | os.O_TRUNC),
-    ):
-        new = os.open(path, flags, 0o600)
-        os.dup2(new, fd)
-        os.close(new)
-    # Left open on purpose: they are the program's standard streams until the next case.
-    sys.stdin = sys.__stdin__ = open(0, encoding="utf-8", errors="replace", closefd=False)  # noqa: SIM115
-    sys.stdout = sys.__stdout__ = open(1, "w", encoding="utf-8", closefd=False)  # noqa: SIM115
-    sys.stderr = sys.__stderr__ = open(2, "w", encoding="utf-8", closefd=False)  # noqa: SIM115
-
-
-def _run_case(
-    run: Any, time_limit: float, thread_errors: list[BaseException]
-) -> tuple[str, str | None, Any, bool]:
-    """Call ``run()`` under the alarm; returns (status, error, value, poisoned)."""
-    import threading
-
-    before = set(threading.enumerate())
-    value, status, error = None, "ok", None
-    end = time.monotonic() + time_limit
-    try:
-        signal.setitimer(signal.ITIMER_REAL, time_limit)
-        try:
-            value = run()
-            # The "run main() in a big-stack thread" idiom: wait for the threads the case started.
-            for t in set(threading.enumerate()) - before:
-                t.join(max(0.0, end - time.monotonic()))
-        finally:
-            signal.setitimer(signal.ITIMER_REAL, 0)
-    except _Timeout:
-        status, error = "timeout", f"time limit exceeded ({time_limit} s)"
-    except SystemExit as e:
-        if e.code not in (None, 0):
-            status, error = "error", f"SystemExit: {e.code}"
-    except BaseException as e:  # noqa: BLE001 - any failure of untrusted code is its verdict
-        status, error = "error", f"{type(e).__name__}: {e}"[:500]
-    try:
-        sys.stdout.flush()
-    except BaseException as e:  # noqa: BLE001 - e.g. EFBIG past RLIMIT_FSIZE
-        if status == "ok":
-            status, error = "error", f"output not written: {type(e).__name__}: {e}"[:500]
-    if status == "ok" and thread_errors:
-        e = thread_errors[0]
-        status, error = "error", f"{type(e).__name__}: {e}"[:500]
-    alive = any(t.is_alive() for t in set(threading.enumerate()) - before)
-    if alive and status == "ok":
-        status, error = "timeout", f"time limit exceeded ({time_limit} s) in a thread"
-    return status, error, value, alive
-
-
-def _child_main(job_path: str) -> None:
-    import builtins
-    import threading
-
-    exec(compile(LCB_HEADER, "<header>", "exec"), {})  # import while the install is still readable
-    results = os.dup(1)
-    devnull = os.open(os.devnull, os.O_RDWR)
-    os.dup2(devnull, 0)
-    os.dup2(devnull, 1)
-
-    def send(**event: Any) -> None:
-        data = (json.dumps(event) + "\n").encode()
-        while data:
-            data = data[os.write(results, data) :]
-
-    with open(job_path, encoding="utf-8") as f:
-        job = json.load(f)
-    os.remove(job_path)
-    limits, fn_name, time_limit = job["limits"], job["fn_name"], job["limits"]["time_limit_s"]
-    iso = _isolate(job["uid"], limits)
-    if limits["audit_hooks"]:
-        _install_guard(os.path.realpath(os.getcwd()))
-    iso["audit_hooks"] = limits["audit_hooks"]
-    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # oversized output fails the write, not the process
-    signal.signal(signal.SIGALRM, _on_alarm)
-    thread_errors: list[BaseException] = []
-    threading.excepthook = lambda a: thread_errors.append(a.exc_value)  # type: ignore[arg-type,misc]
-    header = compile(LCB_HEADER, "<header>", "exec")
-    exit_now = os._exit
-    os._exit = _raise_system_exit  # the runner must survive a solution's os._exit(0)
-    send(e="ready", isolation=iso)
-    try:
-        solution = compile(job["code"], "<solution>", "exec")
-    except (SyntaxError, ValueError) as e:
-        return send(e="setup_error", error=f"{type(e).__name__}: {e}")
-
-    def fresh_namespace() -> dict[str, Any]:
-        ns: dict[str, Any] = {"__name__": "__main__", "__builtins__": builtins}
-        exec(header, ns)
-        return ns
-
-    entry = None
-    if fn_name is not None:
-        _redirect(os.devnull)
-        ns = fresh_namespace()
-        status, error, _, _ = _run_case(lambda: exec(solution, ns), time_limit, thread_errors)
-        if status != "ok":
-            return send(e="setup_error", error=error)
-        cls = ns.get("Solution")
-        if isinstance(cls, type) and callable(getattr(cls, fn_name, None)):
-            entry = lambda: getattr(cls(), fn_name)  # noqa: E731 - a fresh instance per case, as LeetCode
-        elif callable(ns.get(fn_name)):
-            entry = lambda: ns[fn_name]  # noqa: E731
-        else:
-            return send(
-                e="setup_error", error=f"no class Solution with method {fn_name!r} nor function {fn_name!r}"
-            )
-    send(e="setup_done")
-    timeouts = 0
-    for i in job["cases"]:
-        send(e="start", i=i)
-        thread_errors.clear()
-        _redirect(f"in-{i}.txt")
-        if entry is None:
-            run = lambda: exec(solution, fresh_namespace())  # noqa: E731
-        else:
-            with open(f"in-{i}.txt", encoding="utf-8") as f:
-                text = f.read()
-            run = lambda text=text: entry()(*[json.loads(line) for line in text.split("\n")])  # noqa: E731
-        t0 = time.perf_counter()
-        status, error, value, poisoned = _run_case(run, time_limit, thread_errors)
-        elapsed = time.perf_counter() - t0
-        event: dict[str, Any] = {"i": i, "status": status, "error": error, "time_s": elapsed}
-        if entry is None:
-            with open("stdout.txt", "rb") as f:
-                event["stdout"] = f.read().decode("utf-8", "replace")
-        elif status == "ok":
-            try:
-                event["value"] = json.dumps(value)
-            except (TypeError, ValueError):
-                event["value"] = None
-                event["error"] = f"return value is not JSON-serialisable: {repr(value)[:200]}"
-        send(e="result", **event)
-        timeouts += status == "timeout"
-        if job["timeout_budget"] is not None and timeouts >= job["timeout_budget"]:
-            break  # the parent skips the rest
-        if poisoned:  # a thread still runs and could write into the next case: start afresh
-            exit_now(0)
-        sys.setrecursionlimit(50000)  # automatic gc suffices: a full collect per case cost ~10 ms
-    send(e="done")
-
-
-if __name__ == "__main__":
-    _child_main(sys.argv[1])
