@@ -94,6 +94,9 @@ class GenerationLeader:
         self.failure: str | None = None
         """Why generation failed as a whole (the engine died); None while it has not."""
         self._thread: threading.Thread | None = None
+        self._load_thread: threading.Thread | None = None
+        self._load_error: BaseException | None = None
+        self._load_seconds = 0.0
 
     def plan(self, items: Sequence[Item]) -> list[Request]:
         """Every item × sample as a request with its cache key."""
@@ -117,6 +120,41 @@ class GenerationLeader:
                     key = hashlib.sha256(f"{key}:{self.run_id}".encode()).hexdigest()
                 requests.append(Request(key, item.nodeid, index, item.messages, prompt, sampling))
         return requests
+
+    def preload(self, items: Sequence[Item]) -> bool:
+        """Start loading the engine in the background now if any request of ``items`` is not cached.
+
+        Called when the run's items are known but not yet which tests were selected (the xdist
+        controller waits for its workers' collection): the load then overlaps that start-up. A
+        fully cached rerun never starts the engine. Returns whether the load started.
+        """
+        if not self.generate_missing or self._load_thread is not None:
+            return False
+        keys = {r.key for r in self.plan(items)}
+        if self.use_cache and len(self.cache.get_many(list(keys))) == len(keys):
+            return False
+        self._load_thread = threading.Thread(target=self._load, name="evalsuite-load", daemon=True)
+        self._load_thread.start()
+        return True
+
+    def _load(self) -> None:
+        start = time.perf_counter()
+        try:
+            self.engine.load()
+        except BaseException as exc:  # re-raised in the generation thread, where failures are handled
+            self._load_error = exc
+        finally:
+            self._load_seconds = time.perf_counter() - start
+
+    def _loaded(self) -> float:
+        """Load the engine (or wait for ``preload``'s load); its load time in seconds."""
+        if self._load_thread is None:
+            self._load()
+        else:
+            self._load_thread.join()
+        if self._load_error is not None:
+            raise self._load_error
+        return self._load_seconds
 
     def start(self, items: Sequence[Item]) -> None:
         """Write the plan and start generating what is missing in a background thread."""
@@ -161,12 +199,12 @@ class GenerationLeader:
             errors += completion.finish_reason == "error"
             progress.update(tokens=completion.output_tokens, error=completion.finish_reason == "error")
 
-        start = time.perf_counter()
         loaded: float | None = None
+        load_seconds = 0.0
         try:
-            self.engine.load()
+            load_seconds = self._loaded()
             loaded = time.perf_counter()
-            progress.engine_ready(loaded - start)
+            progress.engine_ready(load_seconds)
             self.engine.generate(missing, on_completion)
         except BaseException as exc:  # the engine died: every waiting test must learn it
             log.exception("generation failed")
@@ -178,7 +216,7 @@ class GenerationLeader:
             end = time.perf_counter()
             self.stats = GenerationStats(
                 planned, cached, len(missing), tokens, end - (loaded or end), errors,
-                load_seconds=(loaded or end) - start,
+                load_seconds=load_seconds if loaded is not None else self._load_seconds,
             )
             progress.close()
             cache.close()

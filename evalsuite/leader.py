@@ -56,6 +56,9 @@ class Leader:
             progress_log=report_dir / "progress.log",
             schedule=settings.schedule,
         )
+        # The items are known now; which tests run is known only after the workers' collection.
+        # Loading the engine meanwhile overlaps xdist's start-up with the model load.
+        self.generation.preload(cases.items)
         self.recorder = Recorder(
             settings, report_dir, benchmarks=cases.data, item_order=[i.nodeid for i in cases.items], rootpath=rootpath
         )

@@ -112,12 +112,16 @@ class Recorder:
             return exitstatus
         if exitstatus not in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED):
             return exitstatus  # interrupted, internal or usage errors stay what they are
-        errored = [r.nodeid for r in record.items if any(s.error and s.finish_reason == "error" for s in r.samples)]
+        errored = [
+            (r.nodeid, s.error) for r in record.items for s in r.samples if s.error and s.finish_reason == "error"
+        ]
         failed_gates = [g for g in self.gates if not g.passed]
         if self.other_failures:
             self.exit_reason = f"{self.other_failures} non-evaluation test(s) failed"
         elif errored:
-            self.exit_reason = f"{len(errored)} item(s) could not be generated (infrastructure errors), e.g. {errored[0]}"
+            items = len({nodeid for nodeid, _ in errored})
+            nodeid, error = errored[0]
+            self.exit_reason = f"{items} item(s) could not be generated (infrastructure errors), e.g. {nodeid}: {error}"
         elif failed_gates:
             self.exit_reason = "gate failed: " + "; ".join(g.message for g in failed_gates)
         else:
