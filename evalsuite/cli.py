@@ -7,9 +7,10 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-UNUSED_PLUGINS = ("hypothesispytest", "benchmark")
+UNUSED_PLUGINS = ("hypothesispytest", "benchmark", "anyio")
 """Installed plugins an evaluation never uses; hypothesis alone costs seconds per xdist worker at
-session end (pyproject's addopts names the same two for runs inside this project)."""
+session end, anyio's imports trio (selenium's dependency), which imports hypothesis (pyproject's
+addopts names the same ones for runs inside this project)."""
 
 LEAN_PYTEST_ARGS = tuple(arg for name in ("cacheprovider", *UNUSED_PLUGINS) for arg in ("-p", f"no:{name}"))
 

@@ -26,9 +26,8 @@ from typing import Any
 import numpy as np
 from scipy import stats
 
+from evalsuite.metric_names import check_metric_name
 from evalsuite.types import ItemResult, SampleResult
-
-_METRIC_HELP = 'Use "avg@n", "maj@n", "any_correct" or "pass@K" with an integer K >= 1, e.g. "pass@1".'
 
 
 @dataclass(frozen=True)
@@ -190,17 +189,6 @@ def majority_answer(samples: Sequence[SampleResult]) -> SampleResult | None:
 def valid_samples(item: ItemResult) -> tuple[SampleResult, ...]:
     """Samples without infrastructure error (the only ones accuracy is computed on)."""
     return tuple(s for s in item.samples if not s.error)
-
-
-def check_metric_name(metric: str) -> str:
-    """Return ``metric`` when it names a known metric, else raise a ``ValueError`` saying what is valid."""
-    if metric in ("avg@n", "maj@n", "any_correct"):
-        return metric
-    if metric.startswith("pass@"):
-        k = metric[5:]
-        if k.isdigit() and int(k) >= 1:
-            return metric
-    raise ValueError(f"Unknown metric {metric!r}. {_METRIC_HELP}")
 
 
 def item_value(item: ItemResult, metric: str) -> float | None:

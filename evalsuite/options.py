@@ -124,7 +124,7 @@ def _kv(spec: str | None) -> None:
 
 
 def _metric(value: str) -> None:
-    from evalsuite.metrics import check_metric_name  # numpy/scipy: only when a run is resolved
+    from evalsuite.metric_names import check_metric_name
 
     check_metric_name(value)
 
@@ -132,13 +132,6 @@ def _metric(value: str) -> None:
 def _existing_dir(value: str | None) -> None:
     if value and not os.path.isdir(os.path.expanduser(value)):
         raise ValueError("no such directory")
-
-
-def _min_score(spec: str | None) -> None:
-    if spec:
-        from evalsuite.gates import parse_thresholds
-
-        parse_thresholds(spec)
 
 
 OPTIONS: tuple[Option, ...] = (
@@ -189,7 +182,7 @@ OPTIONS: tuple[Option, ...] = (
     # metrics and gates
     Option("--pass-k", "gates", "Comma-separated k values for pass@k. Default: 1.", default="1", check=parse_pass_k),
     Option("--metric", "gates", "Metric the gates read: avg@n, pass@K or maj@n. Default: avg@n.", default="avg@n", check=_metric),
-    Option("--min-score", "gates", "Thresholds, BENCHMARK=SCORE,... Default: none.", check=_min_score),
+    Option("--min-score", "gates", "Thresholds, BENCHMARK=SCORE,... Default: none."),  # parsed by settings (gates)
     Option("--baseline", "gates", "Earlier run directory to compare with, item by item. Default: none."),
     Option("--max-drop", "gates", "Largest tolerated drop vs --baseline. Default: 0.02.", default=0.02, type=float, check=_non_negative),
     Option("--alpha", "gates", "Significance level of the regression test. Default: 0.05.", default=0.05, type=float, check=_probability),

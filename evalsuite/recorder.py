@@ -95,6 +95,7 @@ class Recorder:
         from evalsuite.reports import write_reports
 
         g = self.settings.gates
+        assert g is not None, "the leader always resolves its gates"
         record = self.record(stats=stats, fingerprint=fingerprint)
         self.summary = _metrics.summarize(record.items, ks=g.pass_k)
         gates: list[Any] = []
@@ -107,7 +108,8 @@ class Recorder:
         return self._exit_status(exitstatus, record)
 
     def _exit_status(self, exitstatus: int, record: RunRecord) -> int:
-        if self.settings.gates.strict or self.settings.gates.regression:
+        g = self.settings.gates
+        if g is None or g.strict or g.regression:
             # --regression: a flipped item is exactly what must fail the job.
             return exitstatus
         if exitstatus not in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED):

@@ -110,8 +110,8 @@ class Settings:
     """``--verify-schedule``: auto, stream or after."""
     worker_nice: int
     """Niceness xdist workers add to themselves."""
-    gates: GateSettings
-    """Metrics and gates."""
+    gates: GateSettings | None
+    """Metrics and gates; None in xdist workers, which apply none (the controller checked them)."""
     output: Output
     """Cache and reports."""
     options: Mapping[str, Any]
@@ -182,7 +182,8 @@ def resolve(config: pytest.Config) -> Settings:
         use_cache=not opt("es_no_cache"),
         rescore=bool(opt("es_rescore")),
     )
-    gates = _gates(opt, selection, samples, read_baseline=leader, strict=bool(config.getoption("strict", False)))
+    strict = bool(config.getoption("strict", False))
+    gates = _gates(opt, selection, samples, strict=strict) if not hasattr(config, "workerinput") else None
     return Settings(
         engine_name=engine_name,
         engine=engine,
@@ -257,8 +258,7 @@ def _selection(opt: Callable[[str], Any], cwd: Path) -> Selection:
     return Selection(names, load, opt("es_limit"), patterns, bool(opt("es_shuffle")), int(opt("es_seed")))
 
 
-def _gates(opt: Callable[[str], Any], selection: Selection, samples: int, *, read_baseline: bool,
-           strict: bool) -> GateSettings:
+def _gates(opt: Callable[[str], Any], selection: Selection, samples: int, *, strict: bool) -> GateSettings:
     from evalsuite.gates import parse_thresholds
 
     metric = opt("es_metric")
@@ -267,11 +267,15 @@ def _gates(opt: Callable[[str], Any], selection: Selection, samples: int, *, rea
     pass_k = _options.parse_pass_k(opt("es_pass_k"))
     if max(pass_k) > samples:
         raise _options.usage_error("--pass-k", opt("es_pass_k"), f"k larger than --samples {samples} cannot be estimated")
-    baseline = _read_baseline(opt("es_baseline"), selection) if read_baseline and opt("es_baseline") else None
+    try:
+        min_score = parse_thresholds(opt("es_min_score")) if opt("es_min_score") else {}
+    except ValueError as exc:
+        raise _options.usage_error("--min-score", opt("es_min_score"), str(exc)) from None
+    baseline = _read_baseline(opt("es_baseline"), selection) if opt("es_baseline") else None
     return GateSettings(
         pass_k=pass_k,
         metric=metric,
-        min_score=parse_thresholds(opt("es_min_score")) if opt("es_min_score") else {},
+        min_score=min_score,
         baseline=baseline,
         max_drop=float(opt("es_max_drop")),
         alpha=float(opt("es_alpha")),
