@@ -247,7 +247,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             parser.error(f"--{name.replace('_', '-')} must be at least {low}")
     if args.requests > MAX_REQUESTS:
         parser.error(f"--requests {args.requests}: at most {MAX_REQUESTS}")
-    options: dict[str, object] = {"connect_timeout_s": args.connect_timeout_s, "max_attempts": 1}
+    options: dict[str, object] = {"wait_for_server_s": args.connect_timeout_s, "max_retries": 0}
     if args.ignore_eos:
         options["extra_body"] = {"ignore_eos": True}
     config = EngineConfig(
