@@ -7,6 +7,8 @@ exception and never as a silent wrong answer: a reply is accepted only when comp
 (``openai_wire``), retryable failures (connection refused or reset, 429, 5xx, timeouts, cut or
 garbled replies) are retried at most ``max_retries`` times with exponential backoff and jitter
 (honouring ``Retry-After``), and each attempt has a total deadline besides the silence timeout.
+A refused connection when no endpoint is reachable (a server restarting) is waited out for up to
+``wait_for_server_s``, as at start-up, before refusals count as failed attempts.
 
 ``--api-url`` may name several endpoints serving the same model (comma-separated): each attempt
 goes to the endpoint with the fewest requests outstanding, and a failing endpoint is taken out for
@@ -319,7 +321,8 @@ class OpenAIEngine:
         o = self.options
         max_moves = len(self.urls) * (o.max_retries + 1)
         async with semaphore:
-            retries = moves = 0
+            retries = moves = refusals = 0
+            away_since: float | None = None
             while True:
                 endpoint = self.pool.pick()
                 attempt = asyncio.ensure_future(self._attempt(client, endpoint.url, request))
@@ -347,9 +350,19 @@ class OpenAIEngine:
                     detail = str(exc) if isinstance(exc, FatalError) else f"{type(exc).__name__}: {exc}"
                     return _error(request, self._redact(f"{endpoint.url}: {detail}"))
                 self.pool.failed(endpoint, endpoint_fault=exc.endpoint_fault, refused=exc.refused)
-                if exc.refused and moves < max_moves and self.pool.others_usable(endpoint):
-                    moves += 1  # it never reached the server: go elsewhere at once, at no retry's cost
-                    continue
+                if exc.refused:
+                    if moves < max_moves and self.pool.others_usable(endpoint):
+                        moves += 1  # it never reached the server: go elsewhere at once, at no retry's cost
+                        continue
+                    # Every endpoint is away (restarting?): wait for one as start-up does, up to
+                    # wait_for_server_s, before refusals start to use up retries.
+                    away_since = time.monotonic() if away_since is None else away_since
+                    if time.monotonic() - away_since < o.wait_for_server_s:
+                        refusals += 1
+                        await asyncio.sleep(backoff_s(refusals, o))
+                        continue
+                else:
+                    away_since = None
                 if retries >= o.max_retries:
                     return _error(
                         request,

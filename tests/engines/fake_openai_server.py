@@ -13,7 +13,8 @@ Failures are scripted by markers in the prompt text (last user message or raw pr
 - ``SLOW<ms>``: wait that many milliseconds before answering.
 
 The server records every request (path, headers, body) and the peak number in flight, so tests
-can check the concurrency bound, the Authorization header and the per-sample seeds.
+can check the concurrency bound, the Authorization header and the per-sample seeds. ``crash()``
+stops it as a killed process would: the port stops listening and every open connection closes.
 """
 
 from __future__ import annotations
@@ -76,6 +77,7 @@ class FakeOpenAIServer:
         self.peak_in_flight = 0
         self._hits: Counter[str] = Counter()
         self._lock = threading.Lock()
+        self._connections: set[socket.socket] = set()
         self._httpd = _Server(("127.0.0.1", port), _make_handler(self))
         # A short poll interval: shutdown() waits up to one interval, and tests stop many servers.
         self._thread = threading.Thread(target=self._httpd.serve_forever, args=(0.02,), daemon=True)
@@ -96,6 +98,17 @@ class FakeOpenAIServer:
     def stop(self) -> None:
         self._httpd.shutdown()
         self._httpd.server_close()
+
+    def crash(self) -> None:
+        """Stop listening and close every open connection, as the kernel does for a killed process."""
+        self.stop()
+        with self._lock:
+            connections = list(self._connections)
+        for conn in connections:
+            try:
+                conn.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass  # already gone
 
     def __enter__(self) -> FakeOpenAIServer:
         return self.start()
@@ -154,6 +167,19 @@ def _make_handler(server: FakeOpenAIServer) -> type[BaseHTTPRequestHandler]:
         def log_message(self, *args: object) -> None:  # keep test output quiet
             pass
 
+        def setup(self) -> None:
+            super().setup()
+            with server._lock:
+                server._connections.add(self.connection)
+
+        def finish(self) -> None:
+            with server._lock:
+                server._connections.discard(self.connection)
+            try:
+                super().finish()
+            except OSError:
+                pass  # cut by crash()
+
         def _headers(self) -> dict[str, str]:
             return {k.lower(): v for k, v in self.headers.items()}
 
@@ -200,8 +226,8 @@ def _make_handler(server: FakeOpenAIServer) -> type[BaseHTTPRequestHandler]:
             server._enter()
             try:
                 self._generate(body)
-            except (BrokenPipeError, ConnectionResetError):
-                pass  # the client went away (cancelled); nothing to answer
+            except OSError:
+                pass  # the client went away (cancelled), or crash() cut the connection
             finally:
                 server._leave()
 

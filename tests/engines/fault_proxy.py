@@ -81,6 +81,7 @@ class FaultProxy:
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
         self._server: asyncio.AbstractServer | None = None
+        self._restarting = False
         self.port = 0
 
     @property
@@ -99,6 +100,11 @@ class FaultProxy:
                 self._server.close()
             for writer in list(self._live):
                 writer.transport.abort()
+            others = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+            for task in others:
+                task.cancel()
+            await asyncio.gather(*others, return_exceptions=True)
+            await self._loop.shutdown_asyncgens()
 
         asyncio.run_coroutine_threadsafe(shutdown(), self._loop).result(timeout=10)
         self._loop.call_soon_threadsafe(self._loop.stop)
@@ -120,18 +126,24 @@ class FaultProxy:
         self.port = self._server.sockets[0].getsockname()[1]
 
     async def _restart(self) -> None:
+        if self._restarting:  # already going down: this connection is one of its victims
+            return
         assert self._server is not None
+        self._restarting = True
         self._server.close()  # new connections are refused from now on
         for writer in list(self._live):
             _reset(writer)
         await asyncio.sleep(self.down_s)
         await self._listen()
+        self._restarting = False
 
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self._live.add(writer)
         try:
             await self._serve(reader, writer)
         except (ConnectionError, asyncio.IncompleteReadError, asyncio.LimitOverrunError, OSError):
+            _reset(writer)
+        except asyncio.CancelledError:  # the proxy is stopping: drop the connection, end quietly
             _reset(writer)
         finally:
             self._live.discard(writer)
