@@ -106,7 +106,7 @@ def count_devices(backend: str | None) -> int:
     """
     if backend == "ray":
         try:
-            import ray
+            import ray  # type: ignore[import-not-found]  # optional: only with the ray backend
         except ImportError:
             raise EngineConfigError(
                 "--distributed-executor-backend ray needs Ray: pip install 'ray[default]', then "

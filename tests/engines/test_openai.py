@@ -114,8 +114,8 @@ async def test_seed_differs_per_sample_and_is_reproducible(fake_openai):
 async def test_ttft_and_latency_are_measured_from_the_stream(fake_openai):
     engine = make_engine(fake_openai(reply_tokens=5, first_token_delay_s=0.15, token_delay_s=0.05))
     c = (await run(engine, [make_request("q")]))["q#0"]
-    assert c.ttft_s is not None and 0.15 <= c.ttft_s < 0.5
-    assert c.latency_s >= c.ttft_s + 4 * 0.05
+    assert c.ttft_s is not None and c.ttft_s >= 0.15
+    assert c.latency_s >= c.ttft_s + 4 * 0.05, "the first token, not the last, stops the TTFT clock"
 
 
 @pytest.mark.asyncio

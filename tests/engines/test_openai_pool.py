@@ -7,7 +7,7 @@ import threading
 from typing import Any
 
 import pytest
-from fake_openai_server import FakeOpenAIServer, free_port
+from fake_openai_server import free_port
 from test_openai import make_request
 
 from evalsuite.engines.base import EngineConfig, EngineConfigError
@@ -135,7 +135,12 @@ def test_stats_count_tokens_and_busy_time():
         pool.succeeded(a, ok(7))
         clock.now += 50  # idle time is not busy time
         [stats] = pool.stats()
-        assert (stats.completed, stats.output_tokens, stats.busy_s, stats.output_tokens_per_s) == (2, 12, 4.0, 3.0)
+        assert (stats.completed, stats.output_tokens, stats.busy_s, stats.output_tokens_per_s) == (
+            2,
+            12,
+            4.0,
+            3.0,
+        )
     finally:
         loop.close()
 
@@ -186,7 +191,8 @@ async def test_an_endpoint_down_at_start_is_left_out_and_the_run_completes(fake_
     dead = f"http://127.0.0.1:{free_port()}/v1"
     lines: list[str] = []
     engine = OpenAIEngine(
-        EngineConfig(api_url=f"{dead},{up.url}", options={**FAST, "wait_for_server_s": 0.3}), progress=lines.append
+        EngineConfig(api_url=f"{dead},{up.url}", options={**FAST, "wait_for_server_s": 0.3}),
+        progress=lines.append,
     )
     assert any("starting without http://127.0.0.1" in line and "ConnectError" in line for line in lines)
     assert answers_ok(await generate(engine, [make_request(f"q{i}") for i in range(6)]))
@@ -250,7 +256,9 @@ async def test_in_flight_requests_move_when_their_endpoint_is_taken_out(fake_ope
 
 def test_endpoints_serving_different_models_are_refused(fake_openai):
     a, b = fake_openai(models=("m",)), fake_openai(models=("other",))
-    with pytest.raises(EngineConfigError, match=r"serves id='other' but .* serves 'm'; every endpoint must serve"):
+    with pytest.raises(
+        EngineConfigError, match=r"serves id='other' but .* serves 'm'; every endpoint must serve"
+    ):
         two_endpoint_engine(a.url, b.url)
 
 
