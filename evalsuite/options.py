@@ -59,6 +59,8 @@ class Option:
     """Other spellings of the flag."""
     load_key: str | None = None
     """Key of ``LoadOptions.extra`` the value is passed to benchmark loaders under."""
+    repeat: bool = False
+    """May be given several times; the value is then the list of the values given."""
 
     @property
     def dest(self) -> str:
@@ -123,6 +125,21 @@ def _kv(spec: str | None) -> None:
     parse_kv(spec)
 
 
+def _positive(value: float) -> None:
+    if not (value > 0 and math.isfinite(value)):
+        raise ValueError("must be a finite number > 0")
+
+
+def _api_urls(values: list[str]) -> None:
+    from evalsuite.engines.base import EngineConfigError
+    from evalsuite.engines.openai_options import endpoint_urls
+
+    try:
+        endpoint_urls(values)
+    except EngineConfigError as exc:  # "--api-url URL: why" -> "why", as usage_error names both
+        raise ValueError(str(exc).removeprefix("--api-url ").removeprefix(",".join(values) + ": ")) from None
+
+
 def _metric(value: str) -> None:
     from evalsuite.metric_names import check_metric_name
 
@@ -140,13 +157,21 @@ OPTIONS: tuple[Option, ...] = (
     Option("--adapter", "engine", "LoRA adapter directory applied to --model. Default: none.", check=_existing_dir),
     Option("--engine", "engine", "Engine: vllm, hf, openai or fake. Default: openai with --api-url, else vllm when importable, else hf."),
     Option("--engine-options", "engine", "Engine-specific options, NAME=VALUE,... (e.g. batch_size=32,gpu_memory_utilization=0.8). Default: none.", check=_kv),
-    Option("--api-url", "engine", "Base URL of an OpenAI-compatible server (e.g. http://127.0.0.1:8000/v1). Default: none."),
+    Option("--api-url", "engine", "Base URL of an OpenAI-compatible server (e.g. http://127.0.0.1:8000/v1); repeat it, or separate URLs with commas, to spread requests over several endpoints serving the same model. Default: none.", repeat=True, check=_api_urls),
     Option("--api-key", "engine", "API key. Default: $EVALSUITE_API_KEY or $OPENAI_API_KEY. Never written to caches or reports."),
     Option("--model-name", "engine", "Model name sent to the server. Default: the server's first model."),
     Option("--api-mode", "engine", "Endpoint: chat or completion. Default: chat.", default="chat", choices=API_MODES, load_key="api_mode"),
     Option("--max-concurrency", "engine", "Requests in flight at once for HTTP engines. Default: 64.", default=64, type=int, check=at_least(1)),
     Option("--dtype", "engine", "Weights dtype. Default: auto (float32 on CPU, bfloat16 on GPU).", default="auto", choices=("auto", "float32", "bfloat16", "float16")),
     Option("--max-model-len", "engine", "Context length cap for vLLM. Default: the model's.", type=int, check=at_least(1)),
+    Option("--wait-for-server", "engine", "Seconds to wait for --api-url to list the model at start-up (a server still loading), and for endpoints that all went away to come back. Default: 10.", type=float, check=_non_negative),
+    Option("--request-timeout", "engine", "Longest time in seconds one HTTP request may take in total, streaming included. Default: 3600.", type=float, check=_positive),
+    Option("--max-retries", "engine", "Further attempts of an HTTP request after a transient failure (connection lost, 429, 5xx, a cut or garbled reply). Default: 4.", type=int, check=at_least(0)),
+    Option("--max-retry-delay", "engine", "Longest wait in seconds between two attempts; caps a server's Retry-After. Default: 30.", type=float, check=_non_negative),
+    Option("--tensor-parallel-size", "engine", "GPUs that split every layer (vLLM). Default: 1.", default=1, type=int, check=at_least(1)),
+    Option("--pipeline-parallel-size", "engine", "Pipeline stages over GPUs or nodes (vLLM). Default: 1.", default=1, type=int, check=at_least(1)),
+    Option("--data-parallel-size", "engine", "Model replicas (a vLLM server's option: vllm serve --data-parallel-size N, then --api-url). Default: 1.", default=1, type=int, check=at_least(1)),
+    Option("--distributed-executor-backend", "engine", "Executor of vLLM's workers: mp (processes on this node) or ray (a Ray cluster you started). Default: vLLM's choice.", choices=("mp", "ray")),
     # sampling
     Option("--samples", "sampling", "Samples per item (not xdist's -n). Default: 1.", default=1, type=int, check=at_least(1)),
     Option("--temperature", "sampling", "Sampling temperature; 0 is greedy. Default: 0.", default=0.0, type=float, check=_temperature),
@@ -202,6 +227,8 @@ def _kwargs(option: Option) -> dict[str, Any]:
     if option.flag_only:
         kwargs["action"] = "store_true"
         return kwargs
+    if option.repeat:
+        kwargs["action"] = "append"
     if option.type is not None:
         kwargs["type"] = option.type
     if option.choices is not None:
@@ -230,7 +257,7 @@ def add_to_argparse(parser: argparse.ArgumentParser, groups: Iterable[str] = tup
 def usage_error(option: Option | str, value: Any, message: str) -> pytest.UsageError:
     """``--flag VALUE: message``, the one shape of every option error."""
     flag = option if isinstance(option, str) else option.flag
-    text = str(value)
+    text = ",".join(map(str, value)) if isinstance(value, list) else str(value)  # a repeated option
     shown = text if text and not any(c.isspace() for c in text) else repr(text)
     return pytest.UsageError(f"{flag} {shown}: {message}")
 

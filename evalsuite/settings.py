@@ -169,7 +169,7 @@ def resolve(config: pytest.Config) -> Settings:
             f"--samples {samples} with --temperature 0 gives {samples} identical greedy samples; "
             "set --temperature (e.g. 0.6) for sampling"
         )
-    engine_name, engine = _engine(opt)
+    engine_name, engine = _engine(opt, check_devices=leader)
     if leader and not (engine.model or engine.api_url or engine_name == "fake"):
         raise pytest.UsageError("nothing to evaluate: pass --model PATH (a checkpoint) or --api-url URL (a server)")
     cwd = config.invocation_params.dir
@@ -208,7 +208,16 @@ def _sampling(opt: Callable[[str], Any]) -> SamplingConfig:
     )
 
 
-def _engine(opt: Callable[[str], Any]) -> tuple[str, EngineConfig]:
+HTTP_FLAGS = {
+    "es_wait_for_server": "wait_for_server_s",
+    "es_request_timeout": "request_timeout_s",
+    "es_max_retries": "max_retries",
+    "es_max_retry_delay": "max_retry_delay_s",
+}
+"""Options of the HTTP engine: dest → its ``HttpOptions`` field (set in ``EngineConfig.options``)."""
+
+
+def _engine(opt: Callable[[str], Any], *, check_devices: bool) -> tuple[str, EngineConfig]:
     from evalsuite.engines import engines
     from evalsuite.registry import UnknownNameError
 
@@ -218,10 +227,13 @@ def _engine(opt: Callable[[str], Any]) -> tuple[str, EngineConfig]:
     except UnknownNameError as exc:
         raise _options.usage_error("--engine", name, str(exc)) from None
     engine_options = {k: _number(v) for k, v in _options.parse_kv(opt("es_engine_options")).items()}
+    engine_options.update(_http_options(opt, name))
+    engine_options.update(_parallelism(opt, name, check_devices=check_devices))
+    urls = opt("es_api_url")
     return name, EngineConfig(
         model=opt("es_model"),
         adapter=opt("es_adapter"),
-        api_url=opt("es_api_url"),
+        api_url=",".join(urls) if urls else None,
         api_key=api_key(opt("es_api_key")),
         model_name=opt("es_model_name"),
         api_mode=opt("es_api_mode"),
@@ -231,6 +243,43 @@ def _engine(opt: Callable[[str], Any]) -> tuple[str, EngineConfig]:
         max_model_len=opt("es_max_model_len"),
         options=engine_options,
     )
+
+
+def _http_options(opt: Callable[[str], Any], engine_name: str) -> dict[str, Any]:
+    """The HTTP engine's timeouts and retries that were given, refused for other engines."""
+    given = {dest: opt(dest) for dest in HTTP_FLAGS if opt(dest) is not None}
+    if given and engine_name != "openai":
+        dest, value = next(iter(given.items()))
+        raise _options.usage_error(
+            "--" + dest[3:].replace("_", "-"), value, f"applies to servers (--api-url), not to --engine {engine_name}"
+        )
+    return {HTTP_FLAGS[dest]: value for dest, value in given.items()}
+
+
+def _parallelism(opt: Callable[[str], Any], engine_name: str, *, check_devices: bool) -> dict[str, Any]:
+    """vLLM's parallelism arguments, checked against the devices there are (on the leader only)."""
+    from evalsuite.engines.base import EngineConfigError
+    from evalsuite.engines.parallel import Parallelism, check_parallelism, count_devices
+
+    tp, pp, dp = (int(opt(d)) for d in ("es_tensor_parallel_size", "es_pipeline_parallel_size", "es_data_parallel_size"))
+    backend = opt("es_distributed_executor_backend")
+    layout = Parallelism(tp, pp, dp, backend)
+    if layout == Parallelism():
+        return {}
+    flag = "--distributed-executor-backend" if (tp, pp, dp) == (1, 1, 1) else "--tensor-parallel-size x --pipeline-parallel-size x --data-parallel-size"
+    shown = backend if (tp, pp, dp) == (1, 1, 1) else f"{tp}x{pp}x{dp}"
+    if engine_name != "vllm":
+        raise _options.usage_error(
+            flag, shown,
+            f"applies to --engine vllm, not {engine_name}; a server takes it on its own command line "
+            "(vllm serve MODEL --tensor-parallel-size N ...), see docs/scaling.md",
+        )
+    if not check_devices:
+        return layout.llm_kwargs()
+    try:
+        return check_parallelism(tp, pp, dp, backend, count_devices(backend)).llm_kwargs()
+    except EngineConfigError as exc:
+        raise pytest.UsageError(str(exc)) from None
 
 
 def _selection(opt: Callable[[str], Any], cwd: Path) -> Selection:

@@ -27,7 +27,7 @@ def test_usage_errors(pytester, args, message):
 def test_unreachable_server(pytester):
     pytester.makepyfile(test_eval="def test_item(evaluation):\n    pass\n")
     result = pytester.runpytest_subprocess(
-        "--api-url", "http://127.0.0.1:9/v1", "--engine-options", "connect_timeout_s=1", "-p", "no:cacheprovider"
+        "--api-url", "http://127.0.0.1:9/v1", "--wait-for-server", "1", "-p", "no:cacheprovider"
     )
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines(["*--api-url http://127.0.0.1:9*unreachable*"])
