@@ -15,7 +15,7 @@ goes to the endpoint with the fewest requests outstanding, and a failing endpoin
 a cool-down while its in-flight requests move to the others (``openai_pool``).
 
 Start-up polls every endpoint's ``GET /v1/models`` for up to ``wait_for_server_s`` until the model
-is listed, printing a progress line every ``PROGRESS_EVERY_S``; no endpoint ready by then is a
+is listed, with a progress line now and then (``openai_models``); no endpoint ready by then is a
 configuration error raised when the engine is created. Endpoints not ready by then start out taken
 out and are tried after their cool-down.
 
@@ -51,6 +51,7 @@ from evalsuite.engines.base import (
     messages_json,
     register_engine,
 )
+from evalsuite.engines.openai_models import wait_for_models
 from evalsuite.engines.openai_options import HttpOptions, backoff_s, endpoint_urls
 from evalsuite.engines.openai_pool import EndpointPool, EndpointStats
 from evalsuite.engines.openai_wire import (
@@ -64,10 +65,6 @@ from evalsuite.engines.openai_wire import (
     whole_completion,
 )
 from evalsuite.types import Completion, Message, Request
-
-PROGRESS_EVERY_S = 10.0
-"""Seconds between progress lines while start-up waits for a server."""
-_POLL_S = 0.25
 
 
 def _stderr_line(line: str) -> None:
@@ -105,7 +102,18 @@ class OpenAIEngine:
         self._progress = progress
         self._api_key = config.api_key or os.environ.get("OPENAI_API_KEY") or None
         self.pool = EndpointPool(self.urls, cooldown_s=self.options.cooldown_s)
-        cards = self._wait_for_servers()
+        cards = wait_for_models(
+            self.urls,
+            api_url=str(config.api_url),
+            model_name=config.model_name,
+            options=self.options,
+            client=httpx.Client(
+                timeout=max(1.0, min(self.options.connect_timeout_s, self.options.wait_for_server_s)),
+                headers=self._headers(),
+            ),
+            progress=progress,
+            redact=self._redact,
+        )
         for endpoint in self.pool.endpoints:
             if endpoint.url not in cards:
                 self.pool.take_out(endpoint)
@@ -116,94 +124,6 @@ class OpenAIEngine:
 
     def _headers(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {self._api_key}"} if self._api_key else {}
-
-    def _wait_for_servers(self) -> dict[str, dict[str, Any]]:
-        """Poll every endpoint's ``GET /v1/models`` until each lists the model or the wait ends.
-
-        A 5xx or a refused connection counts as "not up yet" (proxies answer 502/503 while the
-        server behind them loads); so does a model list without the wanted model.
-        """
-        wait_s = self.options.wait_for_server_s
-        start = time.monotonic()
-        deadline, next_line = start + wait_s, start + PROGRESS_EVERY_S
-        cards: dict[str, dict[str, Any]] = {}
-        waiting: dict[str, str] = {url: "no answer" for url in self.urls}
-        timeout = httpx.Timeout(max(1.0, min(self.options.connect_timeout_s, wait_s)))
-        with httpx.Client(timeout=timeout, headers=self._headers()) as client:
-            while True:
-                for url in list(waiting):
-                    outcome = self._probe(client, url)
-                    if isinstance(outcome, dict):
-                        cards[url] = outcome
-                        del waiting[url]
-                    else:
-                        waiting[url] = outcome
-                now = time.monotonic()
-                if not waiting or now >= deadline:
-                    break
-                if now >= next_line:
-                    self._progress(
-                        f"evalsuite: waiting for the model at {_describe(waiting)} "
-                        f"({now - start:.0f} s of {wait_s:g} s)"
-                    )
-                    next_line = now + PROGRESS_EVERY_S
-                time.sleep(min(_POLL_S, max(0.0, deadline - now)))
-        if not cards:
-            raise EngineConfigError(
-                f"--api-url {self.config.api_url}: server unreachable or model not listed "
-                f"({_describe(waiting)}) after {wait_s:g} s; start the server, fix the URL or "
-                "--model-name, or wait longer (--wait-for-server)"
-            )
-        if waiting:
-            self._progress(
-                f"evalsuite: starting without {_describe(waiting)}; tried again after "
-                f"{self.options.cooldown_s:g} s"
-            )
-        self._check_same_model(cards)
-        return cards
-
-    def _probe(self, client: httpx.Client, url: str) -> dict[str, Any] | str:
-        """The card of the model to use at ``url``, or why it is not ready yet."""
-        try:
-            response = client.get(f"{url}/v1/models")
-        except httpx.TransportError as exc:
-            return f"{type(exc).__name__}: {self._redact(str(exc)) or 'no detail'}"
-        if response.status_code in (401, 403):
-            raise EngineConfigError(
-                f"--api-url {url}: the server refused the API key (HTTP {response.status_code}); "
-                "set OPENAI_API_KEY to a key it accepts"
-            )
-        if response.status_code >= 500:
-            return f"GET /v1/models: HTTP {response.status_code}"
-        cards: list[dict[str, Any]] = []
-        if response.status_code == 200:
-            try:
-                cards = [c for c in response.json().get("data", []) if isinstance(c, dict) and "id" in c]
-            except (ValueError, AttributeError):
-                return "GET /v1/models: not a JSON model list"
-        wanted = self.config.model_name
-        if wanted is None:
-            if not cards:
-                raise EngineConfigError(
-                    f"--api-url {url}: GET /v1/models listed no model (HTTP {response.status_code}); "
-                    "pass --model-name"
-                )
-            return cards[0]
-        if cards and wanted not in {c["id"] for c in cards}:
-            return f"--model-name {wanted} not listed (the server serves {', '.join(sorted(c['id'] for c in cards))})"
-        # A server without a model list (HTTP 404) is taken at its word.
-        return next((c for c in cards if c["id"] == wanted), {"id": wanted})
-
-    def _check_same_model(self, cards: dict[str, dict[str, Any]]) -> None:
-        """Endpoints of one engine must serve the same checkpoint: results would mix models otherwise."""
-        first_url, first = next(iter(cards.items()))
-        for url, card in cards.items():
-            for key in ("id", "root", "max_model_len"):
-                if card.get(key) != first.get(key):
-                    raise EngineConfigError(
-                        f"--api-url: {url} serves {key}={card.get(key)!r} but {first_url} serves "
-                        f"{first.get(key)!r}; every endpoint must serve the same model"
-                    )
 
     # -- Engine protocol ------------------------------------------------------------------------
 
@@ -421,10 +341,6 @@ def chatml(messages: Sequence[Message]) -> str:
     """A plain ChatML rendering ending with the assistant's turn opener."""
     turns = "".join(f"<|im_start|>{m.role}\n{m.content}<|im_end|>\n" for m in messages)
     return turns + "<|im_start|>assistant\n"
-
-
-def _describe(waiting: dict[str, str]) -> str:
-    return "; ".join(f"{url}: {why}" for url, why in waiting.items())
 
 
 def _error(request: Request, message: str) -> Completion:

@@ -19,6 +19,7 @@ from fault_proxy import FAULT_KINDS, body_key
 from test_openai import make_request
 
 from evalsuite.engines import openai as openai_engine
+from evalsuite.engines import openai_models
 from evalsuite.engines.base import EngineConfig
 from evalsuite.engines.openai import OpenAIEngine
 from evalsuite.engines.openai_wire import retry_after_s
@@ -210,7 +211,7 @@ async def test_a_server_that_crashes_and_restarts_mid_run_loses_nothing(fake_ope
 
 @pytest.mark.asyncio
 async def test_wait_for_server_polls_until_the_model_is_listed_with_progress(fake_openai, monkeypatch):
-    monkeypatch.setattr(openai_engine, "PROGRESS_EVERY_S", 0.0)
+    monkeypatch.setattr(openai_models, "PROGRESS_EVERY_S", 0.0)
     server = fake_openai(models=("other",), models_unavailable=2)
     threading.Timer(0.8, lambda: setattr(server, "models", ("other", "wanted"))).start()
     lines: list[str] = []
