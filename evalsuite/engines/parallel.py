@@ -93,16 +93,18 @@ def check_parallelism(
         )
         raise EngineConfigError(
             f"--tensor-parallel-size {tp} x --pipeline-parallel-size {pp} x --data-parallel-size {dp} "
-            f"needs {layout.devices} GPUs but {where} {available_devices}; {hint}"
+            f"needs {layout.devices} devices (GPUs; CPU cores on a machine without one) but {where} "
+            f"{available_devices}; {hint}"
         )
     return layout
 
 
 def count_devices(backend: str | None) -> int:
-    """Accelerators a layout may use: the Ray cluster's GPUs for ``ray``, else this machine's.
+    """Devices a layout may use: the Ray cluster's GPUs for ``ray``, else this machine's GPUs
+    (as ``CUDA_VISIBLE_DEVICES`` limits them, as it does for vLLM).
 
-    Without a GPU, vLLM's CPU backend runs one engine per machine: 1. ``CUDA_VISIBLE_DEVICES``
-    limits what this machine offers, as it does for vLLM.
+    Without a GPU, vLLM's CPU backend runs one worker process per rank, each on cores of its
+    own: the cores this process may use.
     """
     if backend == "ray":
         try:
@@ -122,8 +124,9 @@ def count_devices(backend: str | None) -> int:
                 "with `ray start --head` (and `ray start --address HEAD:6379` on the other nodes)"
             ) from None
         return int(ray.cluster_resources().get("GPU", 0)) or 1
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
     try:
         import torch
     except ImportError:
-        return 1
-    return torch.cuda.device_count() if torch.cuda.is_available() else 1
+        return cores
+    return torch.cuda.device_count() if torch.cuda.is_available() else cores

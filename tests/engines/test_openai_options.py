@@ -54,7 +54,7 @@ VLLM = ["--engine", "vllm", "--model", str(TINY)]
             [*SERVER, "--distributed-executor-backend", "slurm"],
             "*argument --distributed-executor-backend: invalid choice: 'slurm'*",
         ),
-        ([*VLLM, "--tensor-parallel-size", "64"], "*needs 64 GPUs but this machine has *; lower the sizes*"),
+        ([*VLLM, "--tensor-parallel-size", "64"], "*needs 64 devices (GPUs; CPU cores on a machine without one) but this machine has *; lower the sizes*"),
         (
             [*VLLM, "--data-parallel-size", "2"],
             "*--data-parallel-size 2: vLLM's in-process engine does not run data parallel*",

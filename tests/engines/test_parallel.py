@@ -38,14 +38,18 @@ def test_layouts_that_fit(tp, pp, dp, backend, devices, in_process, kwargs):
         (
             (8, 1, 1, None, 1),
             True,
-            "--tensor-parallel-size 8 x --pipeline-parallel-size 1 x --data-parallel-size 1 needs 8 GPUs but this machine has 1; lower the sizes, or spread over several nodes with --distributed-executor-backend ray",
+            "--tensor-parallel-size 8 x --pipeline-parallel-size 1 x --data-parallel-size 1 needs 8 devices (GPUs; CPU cores on a machine without one) but this machine has 1; lower the sizes, or spread over several nodes with --distributed-executor-backend ray",
         ),
         (
             (4, 4, 1, "ray", 8),
             True,
-            "needs 16 GPUs but the Ray cluster has 8; add nodes to the cluster (`ray start --address HEAD:6379` on each)",
+            "needs 16 devices (GPUs; CPU cores on a machine without one) but the Ray cluster has 8; add nodes to the cluster (`ray start --address HEAD:6379` on each)",
         ),
-        ((2, 1, 8, "mp", 8), False, "needs 16 GPUs but this machine has 8"),
+        (
+            (2, 1, 8, "mp", 8),
+            False,
+            "needs 16 devices (GPUs; CPU cores on a machine without one) but this machine has 8",
+        ),
         (
             (1, 1, 2, None, 8),
             True,
