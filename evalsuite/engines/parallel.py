@@ -6,6 +6,7 @@ executor); this module only checks the request and says how to fix it. See docs/
 
 from __future__ import annotations
 
+import glob
 import os
 from dataclasses import dataclass
 from typing import Any
@@ -89,7 +90,8 @@ def check_parallelism(
         hint = (
             "add nodes to the cluster (`ray start --address HEAD:6379` on each) or lower the sizes"
             if backend == "ray"
-            else "lower the sizes, or spread over several nodes with --distributed-executor-backend ray"
+            else "lower the sizes, or spread over several nodes with --distributed-executor-backend ray "
+            "(on CPU: one NUMA node per rank, or cores per rank in VLLM_CPU_OMP_THREADS_BIND, e.g. 0-15|16-31)"
         )
         raise EngineConfigError(
             f"--tensor-parallel-size {tp} x --pipeline-parallel-size {pp} x --data-parallel-size {dp} "
@@ -101,11 +103,7 @@ def check_parallelism(
 
 def count_devices(backend: str | None) -> int:
     """Devices a layout may use: the Ray cluster's GPUs for ``ray``, else this machine's GPUs
-    (as ``CUDA_VISIBLE_DEVICES`` limits them, as it does for vLLM).
-
-    Without a GPU, vLLM's CPU backend runs one worker process per rank, each on cores of its
-    own: the cores this process may use.
-    """
+    (as ``CUDA_VISIBLE_DEVICES`` limits them, as it does for vLLM), else ``cpu_ranks()``."""
     if backend == "ray":
         try:
             import ray  # type: ignore[import-not-found]  # optional: only with the ray backend
@@ -124,9 +122,21 @@ def count_devices(backend: str | None) -> int:
                 "with `ray start --head` (and `ray start --address HEAD:6379` on the other nodes)"
             ) from None
         return int(ray.cluster_resources().get("GPU", 0)) or 1
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
     try:
         import torch
     except ImportError:
-        return cores
-    return torch.cuda.device_count() if torch.cuda.is_available() else cores
+        return cpu_ranks()
+    return torch.cuda.device_count() if torch.cuda.is_available() else cpu_ranks()
+
+
+def cpu_ranks() -> int:
+    """Workers vLLM's CPU backend can place on this machine.
+
+    It binds each rank's threads to cores of their own: by default one NUMA node per rank
+    ("Not enough allowed NUMA nodes to bind threads of 2 local CPUWorkers" otherwise), or the
+    ``|``-separated core lists of ``VLLM_CPU_OMP_THREADS_BIND`` (e.g. ``0-15|16-31``).
+    """
+    bind = os.environ.get("VLLM_CPU_OMP_THREADS_BIND", "auto")
+    if bind not in ("auto", "nobind", ""):
+        return len(bind.split("|"))
+    return max(1, len(glob.glob("/sys/devices/system/node/node[0-9]*")))

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import glob
+
 import pytest
 
 from evalsuite.engines.base import EngineConfigError
-from evalsuite.engines.parallel import Parallelism, check_parallelism, count_devices
+from evalsuite.engines.parallel import Parallelism, check_parallelism, count_devices, cpu_ranks
 
 
 @pytest.mark.parametrize(
@@ -69,3 +71,11 @@ def test_layouts_that_do_not_fit_say_how_to_fix_them(args, in_process, message):
 
 def test_this_machine_counts_at_least_one_device():
     assert count_devices("mp") >= 1 and count_devices(None) == count_devices("mp")
+
+
+@pytest.mark.parametrize(("bind", "ranks"), [("0|1", 2), ("0-15|16-31|32-47", 3), ("0-7", 1)])
+def test_cpu_ranks_follow_vllms_thread_binding(monkeypatch, bind, ranks):
+    monkeypatch.setenv("VLLM_CPU_OMP_THREADS_BIND", bind)
+    assert cpu_ranks() == ranks
+    monkeypatch.setenv("VLLM_CPU_OMP_THREADS_BIND", "auto")  # one rank per NUMA node
+    assert cpu_ranks() == max(1, len(glob.glob("/sys/devices/system/node/node[0-9]*")))
