@@ -7,6 +7,7 @@ write the reports, close the engine. As pytest-xdist registers its ``DSession`` 
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from typing import Any
 
@@ -100,8 +101,12 @@ class Leader:
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
         self.generation.join()
         self.engine_log.stop()
+        endpoints = getattr(self.engine, "endpoint_stats", None)  # HTTP engines over several --api-url
         session.exitstatus = self.recorder.finish(
-            session.exitstatus, stats=self.generation.stats, fingerprint=_safe(self.engine.fingerprint)
+            session.exitstatus,
+            stats=self.generation.stats,
+            fingerprint=_safe(self.engine.fingerprint),
+            endpoints=[dataclasses.asdict(e) for e in endpoints()] if endpoints else None,
         )
 
     @pytest.hookimpl(wrapper=True, tryfirst=True)

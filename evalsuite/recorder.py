@@ -52,9 +52,13 @@ class Recorder:
 
     # ------------------------------------------------------------------------------------------
 
-    def record(self, *, stats: GenerationStats | None = None, fingerprint: str | None = None) -> RunRecord:
+    def record(self, *, stats: GenerationStats | None = None, fingerprint: str | None = None,
+               endpoints: list[dict[str, Any]] | None = None) -> RunRecord:
         items = sorted(self.results.values(), key=lambda r: self.order.get(r.nodeid, len(self.order)))
-        return RunRecord(run_id=self.settings.output.run_id, meta=self.meta(stats, fingerprint), items=tuple(items))
+        meta = self.meta(stats, fingerprint)
+        if endpoints:
+            meta["endpoints"] = endpoints
+        return RunRecord(run_id=self.settings.output.run_id, meta=meta, items=tuple(items))
 
     def meta(self, stats: GenerationStats | None, fingerprint: str | None) -> dict[str, Any]:
         s = self.settings
@@ -88,7 +92,8 @@ class Recorder:
             "git_commit": _git_commit(self.rootpath),
         }
 
-    def finish(self, exitstatus: int, *, stats: GenerationStats | None = None, fingerprint: str | None = None) -> int:
+    def finish(self, exitstatus: int, *, stats: GenerationStats | None = None, fingerprint: str | None = None,
+               endpoints: list[dict[str, Any]] | None = None) -> int:
         """Write everything; return the session's exit status (gates decide unless --strict)."""
         from evalsuite import gates as _gates
         from evalsuite import metrics as _metrics
@@ -96,7 +101,7 @@ class Recorder:
 
         g = self.settings.gates
         assert g is not None, "the leader always resolves its gates"
-        record = self.record(stats=stats, fingerprint=fingerprint)
+        record = self.record(stats=stats, fingerprint=fingerprint, endpoints=endpoints)
         self.summary = _metrics.summarize(record.items, ks=g.pass_k)
         gates: list[Any] = []
         if g.min_score:
