@@ -139,10 +139,13 @@ def _completion(req: Request, out: Any, latency: float) -> Completion:
     metrics = getattr(out, "metrics", None)
     if metrics is not None and getattr(metrics, "first_token_latency", None):
         ttft = float(metrics.first_token_latency)
+    if sample.finish_reason not in ("stop", "length"):
+        # "abort" (or an unfinished request) is an infrastructure error, never a short right/wrong answer.
+        return Completion(req.key, "", "error", error=f"vLLM finished the request with {sample.finish_reason!r}")
     return Completion(
         key=req.key,
         text=sample.text,
-        finish_reason="length" if sample.finish_reason == "length" else "stop",
+        finish_reason=sample.finish_reason,
         prompt_tokens=len(out.prompt_token_ids or []),
         output_tokens=len(sample.token_ids),
         latency_s=latency,
