@@ -63,7 +63,7 @@ class Cases:
         try:
             return wait_for_item(self.cache, self.run_id, item.nodeid)
         except GenerationFailed as exc:
-            record_result(request.node, failed_item(item, "", self.settings.samples, str(exc)))
+            record_result(request.node, failed_item(item, "", self.settings.samples_for(item.benchmark), str(exc)))
             raise
 
     def evaluate(self, item: Item, completions: list[Completion]) -> ItemResult:

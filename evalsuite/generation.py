@@ -19,12 +19,12 @@ import hashlib
 import logging
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from evalsuite.cache import CompletionCache, request_key
-from evalsuite.engines.base import Engine
+from evalsuite.engines.base import Engine, EngineConfigError
 from evalsuite.progress import Progress
 from evalsuite.types import Completion, Item, Request, SamplingConfig
 
@@ -79,6 +79,10 @@ class GenerationLeader:
         generate_missing: bool = True,
         progress_log: Path | None = None,
         schedule: str = "auto",
+        samples_by_benchmark: Mapping[str, int] | None = None,
+        benchmark_max_tokens: Mapping[str, int] | None = None,
+        max_tokens_given: bool = True,
+        think_prefix: str | None = None,
     ) -> None:
         self.engine = engine
         self.cache = cache
@@ -90,6 +94,10 @@ class GenerationLeader:
         self.generate_missing = generate_missing
         self.progress_log = progress_log
         self.schedule = schedule
+        self.samples_by_benchmark = dict(samples_by_benchmark or {})
+        self.benchmark_max_tokens = dict(benchmark_max_tokens or {})
+        self.max_tokens_given = max_tokens_given
+        self.think_prefix = think_prefix
         self.stats: GenerationStats | None = None
         self.failure: str | None = None
         """Why generation failed as a whole (the engine died); None while it has not."""
@@ -102,14 +110,25 @@ class GenerationLeader:
         """Every item × sample as a request with its cache key."""
         # The engine is part of the identity: vLLM and transformers kernels differ in numerics.
         fingerprint = f"{self.engine.name}/{self.engine.fingerprint()}"
+        context = self.engine.context_length()
+        given = self.sampling.max_tokens if self.max_tokens_given else None
+        if given is not None and context is not None and given > context:
+            raise EngineConfigError(
+                f"--max-tokens {given}: larger than the model's context length {context}; "
+                f"pass --max-tokens {context} or less, or leave it out to generate up to the context"
+            )
         requests = []
         for item in items:
             prompt = item.prompt_text if item.prompt_text is not None else self.engine.render(item.messages)
+            # A chat server applies its own template: its prompt cannot be extended (see protocols).
+            on_server = item.prompt_text is None and getattr(self.engine, "templates_on_server", False)
+            if self.think_prefix and not prompt.endswith(self.think_prefix) and not on_server:
+                prompt += self.think_prefix
             # Completion-mode templates end a turn with their own strings (item.meta["stop"]).
-            sampling = self.sampling
+            sampling = dataclasses.replace(self.sampling, max_tokens=self._max_tokens(item, prompt, context))
             if item.meta.get("stop"):
                 sampling = dataclasses.replace(sampling, stop=(*sampling.stop, *item.meta["stop"]))
-            for index in range(self.samples):
+            for index in range(self.samples_by_benchmark.get(item.benchmark, self.samples)):
                 key = request_key(
                     fingerprint=fingerprint, adapter=self.adapter, prompt=prompt,
                     sampling=sampling, sample_index=index,
@@ -155,6 +174,18 @@ class GenerationLeader:
         if self._load_error is not None:
             raise self._load_error
         return self._load_seconds
+
+    def _max_tokens(self, item: Item, prompt: str, context: int | None) -> int | None:
+        """``--max-tokens`` as given; else the benchmark's own budget or the protocol's cap, never past
+        the context minus the prompt; else (auto) exactly the context minus the prompt."""
+        if self.max_tokens_given:
+            return self.sampling.max_tokens
+        budget = self.benchmark_max_tokens.get(item.benchmark) if self.sampling.max_tokens is None else self.sampling.max_tokens
+        tokens = self.engine.count_tokens(prompt) if context is not None else None
+        if tokens is None:
+            return budget  # unknown context or a server that counts: it stops at its own limit
+        room = max(1, context - tokens)  # type: ignore[operator]
+        return room if budget is None else min(budget, room)
 
     def start(self, items: Sequence[Item]) -> None:
         """Write the plan and start generating what is missing in a background thread."""

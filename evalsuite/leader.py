@@ -56,13 +56,29 @@ class Leader:
             generate_missing=not settings.output.rescore,
             progress_log=report_dir / "progress.log",
             schedule=settings.schedule,
+            samples_by_benchmark=settings.samples_by_benchmark,
+            benchmark_max_tokens={d.name: d.max_tokens for d in cases.data if d.max_tokens is not None},
+            max_tokens_given=settings.max_tokens_given,
+            think_prefix=settings.think_prefix,
         )
         # The items are known now; which tests run is known only after the workers' collection.
         # Loading the engine meanwhile overlaps xdist's start-up with the model load.
-        self.generation.preload(cases.items)
+        try:
+            self.generation.preload(cases.items)
+        except EngineError as exc:  # e.g. --max-tokens beyond the context a server reports
+            raise pytest.UsageError(str(exc)) from exc
         self.recorder = Recorder(
             settings, report_dir, benchmarks=cases.data, item_order=[i.nodeid for i in cases.items], rootpath=rootpath
         )
+
+    def pytest_sessionstart(self, session: pytest.Session) -> None:
+        """The protocol's parameters, and what the user's options changed in it, before anything runs."""
+        tr = session.config.pluginmanager.get_plugin("terminalreporter")
+        for line in self.settings.notes:
+            if tr is not None:
+                tr.write_line(line)
+            else:
+                print(line)
 
     def _start(self, items: list[Item]) -> None:
         if self.generation.started:

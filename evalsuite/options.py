@@ -21,6 +21,7 @@ from typing import Any
 import pytest
 
 from evalsuite.engines.base import API_MODES
+from evalsuite.protocols import NAMES as PROTOCOLS
 
 SCHEDULES = ("auto", "stream", "after")
 """Values of ``--verify-schedule``: see ``evalsuite.generation``."""
@@ -140,6 +141,27 @@ def _api_urls(values: list[str]) -> None:
         raise ValueError(str(exc).removeprefix("--api-url ").removeprefix(",".join(values) + ": ")) from None
 
 
+def parse_mix(spec: str) -> dict[str, float]:
+    """``math500=2,aime24=1`` → ``{"math500": 2.0, "aime24": 1.0}``; weights positive."""
+    weights: dict[str, float] = {}
+    for name, value in parse_kv(spec).items():
+        try:
+            weight = float(value)
+        except ValueError:
+            raise ValueError(f"weight of {name} is {value!r}; expected NAME=WEIGHT with a positive number") from None
+        if not (weight > 0 and math.isfinite(weight)):
+            raise ValueError(f"weight of {name} must be a positive number")
+        weights[name] = weight
+    if not weights:
+        raise ValueError("expected NAME=WEIGHT pairs, e.g. math500=3,gsm8k=1,aime24=1")
+    return weights
+
+
+def _mix(spec: str | None) -> None:
+    if spec:
+        parse_mix(spec)
+
+
 def _metric(value: str) -> None:
     from evalsuite.metric_names import check_metric_name
 
@@ -163,7 +185,8 @@ OPTIONS: tuple[Option, ...] = (
     Option("--api-mode", "engine", "Endpoint: chat or completion. Default: chat.", default="chat", choices=API_MODES, load_key="api_mode"),
     Option("--max-concurrency", "engine", "Requests in flight at once for HTTP engines. Default: 64.", default=64, type=int, check=at_least(1)),
     Option("--dtype", "engine", "Weights dtype. Default: auto (float32 on CPU, bfloat16 on GPU).", default="auto", choices=("auto", "float32", "bfloat16", "float16")),
-    Option("--max-model-len", "engine", "Context length cap for vLLM. Default: the model's.", type=int, check=at_least(1)),
+    Option("--max-model-len", "engine", "Context length cap (prompt + output) for vLLM and transformers. Default: the model's.", type=int, check=at_least(1)),
+    Option("--trust-remote-code", "engine", "Let vLLM and transformers run the checkpoint's own modelling code. Default: off.", default=False, flag_only=True),
     Option("--wait-for-server", "engine", "Seconds to wait for --api-url to list the model at start-up (a server still loading), and for endpoints that all went away to come back. Default: 10.", type=float, check=_non_negative),
     Option("--request-timeout", "engine", "Longest time in seconds one HTTP request may take in total, streaming included. Default: 3600.", type=float, check=_positive),
     Option("--max-retries", "engine", "Further attempts of an HTTP request after a transient failure (connection lost, 429, 5xx, a cut or garbled reply). Default: 4.", type=int, check=at_least(0)),
@@ -176,10 +199,11 @@ OPTIONS: tuple[Option, ...] = (
     Option("--samples", "sampling", "Samples per item (not xdist's -n). Default: 1.", default=1, type=int, check=at_least(1)),
     Option("--temperature", "sampling", "Sampling temperature; 0 is greedy. Default: 0.", default=0.0, type=float, check=_temperature),
     Option("--top-p", "sampling", "Nucleus sampling mass, in (0, 1]. Default: 1.0.", default=1.0, type=float, check=_top_p),
-    Option("--max-tokens", "sampling", "Max generated tokens per sample. Default: 512.", default=512, type=int, check=at_least(1)),
+    Option("--max-tokens", "sampling", "Max generated tokens per sample. Default: auto (the model's context length minus the prompt; the built-in benchmark: 512).", type=int, check=at_least(1)),
     Option("--seed", "sampling", "Seed for the engine, shuffles and choice permutations. Default: 0.", default=0, type=int),
     Option("--system-prompt", "sampling", "System prompt added to every item. Default: the template's.", aliases=("--sys-prompt",)),
-    Option("--template", "sampling", "Prompt template: r1, qwen, chatml, internthinker. Default: each benchmark's own."),
+    Option("--template", "sampling", "Prompt template: r1, qwen, chatml, internthinker, lighteval, evalscope. Default: each benchmark's own."),
+    Option("--protocol", "sampling", "A published harness's generation and scoring parameters: " + ", ".join(PROTOCOLS) + " (see the README's table); options given explicitly override it. Default: none.", choices=PROTOCOLS),
     # benchmarks and selection
     Option("--benchmark", "selection", "Comma-separated benchmark names. Default: builtin (or custom/bootcamp with --data/--test-dir)."),
     Option("--limit", "selection", "First N items per benchmark. Default: all.", type=int, check=at_least(1)),
@@ -193,6 +217,8 @@ OPTIONS: tuple[Option, ...] = (
     Option("--start-date", "selection", "Earliest contest date (YYYY-MM-DD) for dated benchmarks. Default: none.", load_key="start_date"),
     Option("--end-date", "selection", "Latest contest date (YYYY-MM-DD). Default: none.", load_key="end_date"),
     Option("--test-dir", "selection", "Directory of InternBootcamp-style JSONL test sets. Default: none.", load_key="test_dir"),
+    Option("--mix", "selection", "A seeded weighted sample across the benchmarks, NAME=WEIGHT,... (EvalScope's collection sampler); needs --mix-size. Default: none.", check=_mix),
+    Option("--mix-size", "selection", "Items drawn by --mix in all. Default: none.", type=int, check=at_least(1)),
     Option("--data", "selection", "A custom JSONL file evaluated as benchmark 'custom'. Default: none.", load_key="data"),
     Option("--verifier", "selection", "Verifier for --data: math, choice, code, exact, text. Default: math.", default="math", load_key="verifier"),
     Option("--fields", "selection", "Field mapping for --data, e.g. prompt=question,gold=answer. Default: prompt,gold,id.", load_key="fields"),
@@ -223,7 +249,10 @@ LOAD_FLAGS = {o.load_key: o.flag for o in OPTIONS if o.load_key}
 
 
 def _kwargs(option: Option) -> dict[str, Any]:
-    kwargs: dict[str, Any] = {"dest": option.dest, "default": option.default, "help": option.help}
+    # Valued options register None, so that settings.resolve tells a value given from one not given
+    # (a --protocol preset fills only those); the table's default applies there.
+    default = option.default if option.flag_only else None
+    kwargs: dict[str, Any] = {"dest": option.dest, "default": default, "help": option.help}
     if option.flag_only:
         kwargs["action"] = "store_true"
         return kwargs

@@ -79,7 +79,11 @@ class Recorder:
                 "max_tokens": s.sampling.max_tokens,
                 "seed": s.sampling.seed,
                 "samples": s.samples,
+                "samples_by_benchmark": dict(s.samples_by_benchmark),
+                "max_tokens_by_benchmark": {d.name: d.max_tokens for d in self.benchmarks if d.max_tokens is not None},
+                "think_prefix": s.think_prefix,
             },
+            "protocol": s.protocol.record() if s.protocol is not None else None,
             "seed": s.sampling.seed,
             "benchmarks": {
                 d.name: {"version": d.version, "data_hash": d.data_hash, "template": d.template, "source": d.source}

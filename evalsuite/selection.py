@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import fnmatch
 import random
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import pytest
 
@@ -27,13 +27,15 @@ def load_benchmarks(selection: Selection) -> list[BenchmarkData]:
 
 
 def select_items(items: Sequence[Item], selection: Selection) -> list[Item]:
-    """``--items`` glob patterns, then ``--shuffle --seed``, then ``--limit`` per benchmark."""
+    """``--items`` glob patterns, then ``--mix``, then ``--shuffle --seed``, then ``--limit`` per benchmark."""
     selected = list(items)
     if selection.patterns:
         selected = [
             i for i in selected
             if any(fnmatch.fnmatchcase(i.nodeid, g) or fnmatch.fnmatchcase(i.id, g) for g in selection.patterns)
         ]
+    if selection.mix and selection.mix_size:
+        selected = mix_items(selected, selection.mix, selection.mix_size, seed=selection.seed)
     if selection.shuffle:
         random.Random(selection.seed).shuffle(selected)
     if selection.limit is not None:
@@ -45,6 +47,33 @@ def select_items(items: Sequence[Item], selection: Selection) -> list[Item]:
                 kept.append(item)
         selected = kept
     return selected
+
+
+def mix_counts(weights: Mapping[str, float], size: int) -> dict[str, int]:
+    """Items per benchmark of a mix of ``size``: EvalScope's ``WeightedSampler`` (each but the last gets
+    ``int(size * weight / total)``, the last what remains)."""
+    total = sum(weights.values())
+    counts: dict[str, int] = {}
+    remaining = size
+    names = list(weights)
+    for name in names[:-1]:
+        counts[name] = int(size * weights[name] / total)
+        remaining -= counts[name]
+    counts[names[-1]] = remaining
+    return counts
+
+
+def mix_items(items: Sequence[Item], weights: Mapping[str, float], size: int, *, seed: int) -> list[Item]:
+    """A seeded weighted sample across benchmarks, in benchmark order then drawn order (a benchmark
+    with fewer items than its share gives all of them, as EvalScope's sampler does)."""
+    by_benchmark: dict[str, list[Item]] = {}
+    for item in items:
+        by_benchmark.setdefault(item.benchmark, []).append(item)
+    out: list[Item] = []
+    for name, count in mix_counts(weights, size).items():
+        pool = by_benchmark.get(name, [])
+        out += random.Random(f"mix/{seed}/{name}").sample(pool, min(count, len(pool)))
+    return out
 
 
 def mark_name(value: str) -> str:

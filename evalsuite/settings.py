@@ -7,6 +7,7 @@ string; it reads ``Settings``.
 
 from __future__ import annotations
 
+import dataclasses
 import importlib.util
 import os
 import time
@@ -19,8 +20,10 @@ from typing import Any
 import pytest
 
 from evalsuite import options as _options
+from evalsuite import protocols as _protocols
 from evalsuite.benchmarks.base import LoadOptions
 from evalsuite.engines.base import EngineConfig
+from evalsuite.engines.local import config_context_length
 from evalsuite.redaction import REDACTED, api_key
 from evalsuite.types import RunRecord, SamplingConfig
 
@@ -47,6 +50,10 @@ class Selection:
     """Shuffle items with the seed before ``limit``."""
     seed: int
     """Seed of the shuffle."""
+    mix: Mapping[str, float] = dataclasses.field(default_factory=dict)
+    """``--mix``: weight per benchmark of a seeded weighted sample across them; empty for none."""
+    mix_size: int | None = None
+    """``--mix-size``: items the mix draws in all."""
 
 
 @dataclass(frozen=True)
@@ -118,6 +125,24 @@ class Settings:
     """The plain option values as given (secrets redacted), for ``eval_args.json``."""
     verbose: int = 0
     """pytest's verbosity: above 0 the engine's own logs stay on the terminal."""
+    protocol: _protocols.Applied | None = None
+    """The ``--protocol`` preset as applied (values in effect, overrides); None without one."""
+    samples_by_benchmark: Mapping[str, int] = dataclasses.field(default_factory=dict)
+    """Samples per item for benchmarks whose protocol sets their own count (else ``samples``)."""
+    max_tokens_given: bool = False
+    """``--max-tokens`` was given explicitly: every request asks for exactly it (else it is a cap
+    fitted to the context, or auto)."""
+    notes: tuple[str, ...] = ()
+    """Lines the leader prints at start (the protocol's parameters, overrides, adjustments)."""
+
+    def samples_for(self, benchmark: str) -> int:
+        """Samples per item of ``benchmark``."""
+        return self.samples_by_benchmark.get(benchmark, self.samples)
+
+    @property
+    def think_prefix(self) -> str | None:
+        """Text every response must start with (the protocol's), appended to rendered prompts."""
+        return self.protocol.preset.think_prefix if self.protocol else None
 
 
 def is_evaluating(config: pytest.Config) -> bool:
@@ -159,21 +184,47 @@ def resolve(config: pytest.Config) -> Settings:
     Raises:
         pytest.UsageError: naming the option, for every value that cannot work.
     """
-    opt: Callable[[str], Any] = config.getoption
-    _options.check_values(opt)
+    given = {o.dest: config.getoption(o.dest) for o in _options.OPTIONS}
+    values = {o.dest: o.default if given[o.dest] is None else given[o.dest] for o in _options.OPTIONS}
+    _options.check_values(values.__getitem__)
+    names = _benchmark_names(values.__getitem__)
+    protocol = None
+    notes: list[str] = []
+    if values["es_protocol"]:
+        filled, protocol = _protocols.apply(
+            _protocols.PRESETS[values["es_protocol"]], {k[3:]: v for k, v in given.items()}, names
+        )
+        values.update({"es_" + k: v for k, v in filled.items()})
+        _options.check_values(values.__getitem__)
+    opt: Callable[[str], Any] = values.__getitem__
     leader = is_leader(config)
+    max_tokens_given = given["es_max_tokens"] is not None
+    context = _local_context(opt)
+    if protocol is not None and context is not None:
+        notes += _fit_preset_to_context(values, protocol, context, max_tokens_given)
+        context = _local_context(opt)
+    if max_tokens_given and context is not None and opt("es_max_tokens") > context:
+        raise _options.usage_error(
+            "--max-tokens", opt("es_max_tokens"),
+            f"larger than the model's context length {context} ({_context_source(opt)}); "
+            f"pass --max-tokens {context} or less, or leave it out to generate up to the context",
+        )
     sampling = _sampling(opt)
     samples = int(opt("es_samples"))
-    if samples > 1 and sampling.temperature == 0:
+    samples_by_benchmark = dict(protocol.samples) if protocol is not None else {}
+    most = max(samples_by_benchmark.get(b, samples) for b in names)
+    if most > 1 and sampling.temperature == 0:
         raise pytest.UsageError(
-            f"--samples {samples} with --temperature 0 gives {samples} identical greedy samples; "
+            f"--samples {most} with --temperature 0 gives {most} identical greedy samples; "
             "set --temperature (e.g. 0.6) for sampling"
         )
+    if protocol is not None:
+        notes = [protocol.banner(), *(o.message(protocol.preset.name) for o in protocol.overrides), *notes]
     engine_name, engine = _engine(opt, check_devices=leader)
     if leader and not (engine.model or engine.api_url or engine_name == "fake"):
         raise pytest.UsageError("nothing to evaluate: pass --model PATH (a checkpoint) or --api-url URL (a server)")
     cwd = config.invocation_params.dir
-    selection = _selection(opt, cwd)
+    selection = _selection(opt, cwd, names)
     workerinput = getattr(config, "workerinput", None)
     output = Output(
         run_id=workerinput[RUN_ID_KEY] if workerinput else (opt("es_run_id") or new_run_id()),
@@ -183,7 +234,8 @@ def resolve(config: pytest.Config) -> Settings:
         rescore=bool(opt("es_rescore")),
     )
     strict = bool(config.getoption("strict", False))
-    gates = _gates(opt, selection, samples, strict=strict) if not hasattr(config, "workerinput") else None
+    fewest = min(samples_by_benchmark.get(b, samples) for b in names)
+    gates = _gates(opt, selection, fewest, strict=strict) if not hasattr(config, "workerinput") else None
     return Settings(
         engine_name=engine_name,
         engine=engine,
@@ -194,8 +246,12 @@ def resolve(config: pytest.Config) -> Settings:
         worker_nice=int(opt("es_worker_nice")),
         gates=gates,
         output=output,
-        options=_plain_options(config),
+        options=_plain_options(values),
         verbose=int(config.getoption("verbose", 0) or 0),
+        protocol=protocol,
+        samples_by_benchmark=samples_by_benchmark,
+        max_tokens_given=max_tokens_given,
+        notes=tuple(notes),
     )
 
 
@@ -203,7 +259,7 @@ def _sampling(opt: Callable[[str], Any]) -> SamplingConfig:
     return SamplingConfig(
         temperature=float(opt("es_temperature")),
         top_p=float(opt("es_top_p")),
-        max_tokens=int(opt("es_max_tokens")),
+        max_tokens=None if opt("es_max_tokens") is None else int(opt("es_max_tokens")),
         seed=int(opt("es_seed")),
     )
 
@@ -241,6 +297,7 @@ def _engine(opt: Callable[[str], Any], *, check_devices: bool) -> tuple[str, Eng
         dtype=opt("es_dtype"),
         seed=int(opt("es_seed")),
         max_model_len=opt("es_max_model_len"),
+        trust_remote_code=bool(opt("es_trust_remote_code")),
         options=engine_options,
     )
 
@@ -282,18 +339,65 @@ def _parallelism(opt: Callable[[str], Any], engine_name: str, *, check_devices: 
         raise pytest.UsageError(str(exc)) from None
 
 
-def _selection(opt: Callable[[str], Any], cwd: Path) -> Selection:
+def _benchmark_names(opt: Callable[[str], Any]) -> tuple[str, ...]:
+    """``--benchmark``, else the benchmarks ``--mix`` weighs, else those --data/--test-dir name, else builtin."""
     from evalsuite.benchmarks import benchmarks
 
     spec = opt("es_benchmark")
+    mix = _options.parse_mix(opt("es_mix")) if opt("es_mix") else {}
+    if bool(mix) != (opt("es_mix_size") is not None):
+        missing = "--mix-size N" if mix else "--mix NAME=WEIGHT,..."
+        flag, value = ("--mix", opt("es_mix")) if mix else ("--mix-size", opt("es_mix_size"))
+        raise _options.usage_error(flag, value, f"needs {missing} as well")
     if spec:
         names = tuple(n.strip() for n in spec.split(",") if n.strip())
+        if mix and set(mix) != set(names):
+            raise _options.usage_error(
+                "--mix", opt("es_mix"), f"weighs {', '.join(mix)} but --benchmark selects {', '.join(names)}; "
+                "leave --benchmark out (the mix names the benchmarks) or name the same ones",
+            )
+    elif mix:
+        names = tuple(mix)
     else:  # --data and --test-dir name their own benchmarks; otherwise the built-in one
         flags = (("custom", opt("es_data")), ("bootcamp", opt("es_test_dir")))
         names = tuple(name for name, given in flags if given) or ("builtin",)
     for name in names:
         if name not in benchmarks:
-            raise _options.usage_error("--benchmark", name, f"unknown benchmark; known: {', '.join(benchmarks.names())}")
+            flag = "--mix" if mix and not spec else "--benchmark"
+            raise _options.usage_error(flag, name, f"unknown benchmark; known: {', '.join(benchmarks.names())}")
+    return names
+
+
+def _local_context(opt: Callable[[str], Any]) -> int | None:
+    """The context length of a local ``--model`` (config.json, capped by --max-model-len); None if unknown."""
+    if opt("es_engine") in ("openai", "fake") or opt("es_api_url") or not opt("es_model"):
+        return None
+    return config_context_length(Path(opt("es_model")).expanduser(), opt("es_max_model_len"))
+
+
+def _context_source(opt: Callable[[str], Any]) -> str:
+    own = config_context_length(Path(opt("es_model")).expanduser(), None)
+    if opt("es_max_model_len") and (own is None or opt("es_max_model_len") < own):
+        return "--max-model-len"
+    return f"{opt('es_model')}/config.json"
+
+
+def _fit_preset_to_context(values: dict[str, Any], protocol: _protocols.Applied, context: int,
+                           max_tokens_given: bool) -> list[str]:
+    """Preset lengths larger than the model's context shrink to it (the user's own values are checked)."""
+    notes = []
+    own = config_context_length(Path(values["es_model"]).expanduser(), None)
+    if "max_model_len" in protocol.values and own is not None and values["es_max_model_len"] > own:
+        notes.append(f"evalsuite: --protocol {protocol.preset.name}: --max-model-len {values['es_max_model_len']} "
+                     f"(preset) is beyond the model's {own} positions; the model's own length is used")
+        values["es_max_model_len"] = None
+    if not max_tokens_given and "max_tokens" in protocol.values:
+        notes.append(f"evalsuite: --protocol {protocol.preset.name}: --max-tokens {values['es_max_tokens']} (preset) "
+                     "is a cap: each request also stops at the context length minus its prompt")
+    return notes
+
+
+def _selection(opt: Callable[[str], Any], cwd: Path, names: tuple[str, ...]) -> Selection:
     extra = {o.load_key: opt(o.dest) for o in _options.OPTIONS if o.load_key}
     load = LoadOptions(
         data_dir=opt("es_data_dir") or default_data_dir(cwd),
@@ -304,7 +408,11 @@ def _selection(opt: Callable[[str], Any], cwd: Path) -> Selection:
         extra={k: v for k, v in extra.items() if v is not None},
     )
     patterns = tuple(p.strip() for p in (opt("es_items") or "").split(",") if p.strip())
-    return Selection(names, load, opt("es_limit"), patterns, bool(opt("es_shuffle")), int(opt("es_seed")))
+    mix = _options.parse_mix(opt("es_mix")) if opt("es_mix") else {}
+    return Selection(
+        names, load, opt("es_limit"), patterns, bool(opt("es_shuffle")), int(opt("es_seed")),
+        mix=mix, mix_size=opt("es_mix_size"),
+    )
 
 
 def _gates(opt: Callable[[str], Any], selection: Selection, samples: int, *, strict: bool) -> GateSettings:
@@ -351,8 +459,9 @@ def _read_baseline(path: str, selection: Selection) -> RunRecord:
     return record
 
 
-def _plain_options(config: pytest.Config) -> dict[str, Any]:
-    values = {o.dest[3:]: config.getoption(o.dest) for o in _options.OPTIONS}
+def _plain_options(given: Mapping[str, Any]) -> dict[str, Any]:
+    """The option values in effect (table defaults and protocol values filled in), secrets redacted."""
+    values = {o.dest[3:]: given[o.dest] for o in _options.OPTIONS}
     for dest in SECRET_DESTS:
         if values.get(dest[3:]):
             values[dest[3:]] = REDACTED

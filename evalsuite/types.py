@@ -63,8 +63,9 @@ class SamplingConfig:
     """Softmax temperature; 0 means greedy."""
     top_p: float = 1.0
     """Nucleus sampling mass."""
-    max_tokens: int = 512
-    """Upper bound on generated tokens per sample."""
+    max_tokens: int | None = 512
+    """Upper bound on generated tokens per sample; None: up to the model's context minus the prompt
+    (the generation plan fills it per request where the engine can count, else the server does)."""
     seed: int = 0
     """Seed of the run (engines are seeded with it; per-sample seeds derive from it)."""
     stop: tuple[str, ...] = ()

@@ -49,6 +49,8 @@ class BenchmarkData:
     """Prompt template used."""
     source: str = ""
     """Where the data came from (file path, hub id, generator)."""
+    max_tokens: int | None = None
+    """The benchmark's own output budget when ``--max-tokens`` is not given; None: up to the context."""
 
 
 class BenchmarkLoader(Protocol):

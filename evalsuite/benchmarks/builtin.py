@@ -19,6 +19,8 @@ TASKS = ("add", "sub", "mul", "linear", "expr")
 LEVELS = (1, 2, 3)
 ITEMS_PER_CELL = 20
 BENCHMARK_SEED = 20261123
+MAX_TOKENS = 512
+"""Output budget without ``--max-tokens``: every answer fits (short arithmetic, brief thinking)."""
 
 
 def _operand(rng: random.Random, level: int) -> int:
@@ -79,4 +81,5 @@ def load_builtin(options: LoadOptions) -> BenchmarkData:
         data_hash=digest,
         template=template,
         source=f"generated (seed {BENCHMARK_SEED})",
+        max_tokens=MAX_TOKENS,
     )

@@ -8,7 +8,7 @@ puts the correct answer once under each letter. Every item has a ``gold_position
 show accuracy by the correct letter (a model that favours "D" shows up there).
 
 The prompt is simple-evals' (also lighteval's ``gpqa:diamond``): the answer is read from the last
-line ``Answer: $LETTER``.
+line ``Answer: $LETTER``; with ``--template evalscope`` it is EvalScope's (a boxed letter).
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ from evalsuite.benchmarks.base import (
     register_benchmark,
 )
 from evalsuite.benchmarks.jsonl import Loaded, Record, decode_utf8
-from evalsuite.benchmarks.prompts import task_messages
+from evalsuite.benchmarks.prompts import evalscope_gpqa_prompt, task_messages
 from evalsuite.benchmarks.sources import (
     extra_int,
     finish,
@@ -121,7 +121,10 @@ def load_gpqa_diamond(options: LoadOptions) -> BenchmarkData:
                 perm = permutation(options.seed, rid, k)
                 shown = [options_text[i] for i in perm]
                 gold = LETTERS[perm.index(0)]
-                prompt = QUERY_TEMPLATE.format(question=question, **dict(zip(LETTERS, shown, strict=True)))
+                if template == "evalscope":  # EvalScope's own wording; every other template: simple-evals'
+                    prompt = evalscope_gpqa_prompt(question, shown)
+                else:
+                    prompt = QUERY_TEMPLATE.format(question=question, **dict(zip(LETTERS, shown, strict=True)))
                 item_id = f"{domain}/{rid}" + (f"/rot{k}" if rotations > 1 else "")
                 meta = {
                     "record_id": rid,

@@ -33,7 +33,7 @@ from typing import Any
 
 from evalsuite.benchmarks.base import BenchmarkData, BenchmarkError, LoadOptions, register_benchmark
 from evalsuite.benchmarks.jsonl import Loaded, Record, read_jsonl_files
-from evalsuite.benchmarks.prompts import task_messages
+from evalsuite.benchmarks.prompts import lighteval_lcb_prompt, task_messages
 from evalsuite.benchmarks.sources import extra_date, finish, load_records, make_item, slug, template_of
 from evalsuite.types import Item
 
@@ -244,12 +244,19 @@ def load_livecodebench(options: LoadOptions) -> BenchmarkData:
                 "num_private_tests": len(private),
                 "starter_code": starter,
             }
-            messages = task_messages(
-                question_prompt(record.text("question_content"), starter),
-                template=template,
-                system=SYSTEM_MESSAGE,
-                system_prompt=options.system_prompt,
-            )
+            if template == "lighteval":  # lighteval's own prompt, no system turn
+                messages = task_messages(
+                    lighteval_lcb_prompt(record.text("question_content"), starter),
+                    template=template,
+                    system_prompt=options.system_prompt,
+                )
+            else:
+                messages = task_messages(
+                    question_prompt(record.text("question_content"), starter),
+                    template=template,
+                    system=SYSTEM_MESSAGE,
+                    system_prompt=options.system_prompt,
+                )
             item_id = f"{platform}/{record.text('question_id')}"
             groups = {"difficulty": difficulty, "platform": platform}
             yield (

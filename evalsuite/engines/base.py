@@ -49,6 +49,8 @@ class EngineConfig:
     """Engine seed."""
     max_model_len: int | None = None
     """Context length cap (prompt + output)."""
+    trust_remote_code: bool = False
+    """Let vLLM/transformers run the checkpoint's own modelling code (``--trust-remote-code``)."""
     options: Mapping[str, Any] = field(default_factory=dict)
     """Engine-specific extras (``gpu_memory_utilization``, ``tensor_parallel_size``...)."""
 
@@ -64,6 +66,14 @@ class Engine(Protocol):
 
     def render(self, messages: Sequence[Message]) -> str:
         """The prompt exactly as the model sees it (chat template applied)."""
+        ...
+
+    def context_length(self) -> int | None:
+        """Tokens of prompt plus output the model accepts; None when this engine cannot tell."""
+        ...
+
+    def count_tokens(self, prompt: str) -> int | None:
+        """Tokens of a rendered prompt; None when the server counts (it then fits the output itself)."""
         ...
 
     def computes_on_cpu(self) -> bool:

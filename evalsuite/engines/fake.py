@@ -5,7 +5,8 @@
     {"responses": {"<substring of the prompt>": "<output>", ...},
      "default": "<output when no substring matches>",
      "errors": ["<substring whose requests fail>"],
-     "length": ["<substring whose outputs end with finish_reason=length>"]}
+     "length": ["<substring whose outputs end with finish_reason=length>"],
+     "context_length": <tokens of prompt + output; prompts count one token per word>}
 
 ``EVALSUITE_FAKE_CRASH_AFTER=N`` makes the engine die after N completions (a crash half-way).
 Every generated request is appended to ``SCRIPT.json.calls`` (one prompt per line) so tests can
@@ -54,6 +55,13 @@ class FakeEngine:
         reason: FinishReason = "length" if any(s in prompt for s in self.script.get("length", [])) else "stop"
         return text, reason
 
+    def context_length(self) -> int | None:
+        value = self.script.get("context_length")
+        return int(value) if value is not None else None
+
+    def count_tokens(self, prompt: str) -> int:
+        return len(prompt.split())
+
     def computes_on_cpu(self) -> bool:
         return False  # instant: nothing to yield to
 
@@ -69,7 +77,8 @@ class FakeEngine:
             text, reason = self._respond(req.prompt)
             if calls is not None:
                 with calls.open("a") as fh:
-                    fh.write(json.dumps({"prompt": req.prompt, "sample": req.sample_index}) + "\n")
+                    call = {"prompt": req.prompt, "sample": req.sample_index, "max_tokens": req.sampling.max_tokens}
+                    fh.write(json.dumps(call) + "\n")
             if reason == "error":
                 on_completion(Completion(req.key, "", "error", error="scripted failure"))
             else:

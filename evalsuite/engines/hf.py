@@ -30,6 +30,12 @@ class HFEngine:
     def render(self, messages: Sequence[Message]) -> str:
         return self.checkpoint.render(messages)
 
+    def context_length(self) -> int | None:
+        return self.checkpoint.context_length()
+
+    def count_tokens(self, prompt: str) -> int:
+        return self.checkpoint.count_tokens(prompt)
+
     @functools.cached_property
     def _model(self) -> Any:
         import torch
@@ -38,7 +44,9 @@ class HFEngine:
         gpu = on_gpu()
         dtype = getattr(torch, self.checkpoint.torch_dtype_name(on_gpu=gpu))
         try:
-            model: Any = AutoModelForCausalLM.from_pretrained(self.checkpoint.path, dtype=dtype)
+            model: Any = AutoModelForCausalLM.from_pretrained(
+                self.checkpoint.path, dtype=dtype, trust_remote_code=self.config.trust_remote_code
+            )
         except Exception as exc:
             raise EngineError(f"--model {self.config.model}: transformers cannot load it ({exc})") from exc
         if self.checkpoint.adapter is not None:
@@ -66,10 +74,22 @@ class HFEngine:
         pad_id = tok.pad_token_id if tok.pad_token_id is not None else eos_ids[0]
         encoded = [(req, self.checkpoint.encode(req.prompt)) for req in requests]
         encoded.sort(key=lambda pair: len(pair[1]))
+        context = self.context_length()
         for start in range(0, len(encoded), self.batch_size):
             batch = encoded[start : start + self.batch_size]
             sampling = batch[0][0].sampling
             width = max(len(ids) for _, ids in batch)
+            # Rows share one generate call: the smallest allowance of the batch (requests planned
+            # up to the context differ by their prompts), and never past --max-model-len.
+            max_new = min(r.sampling.max_tokens or context for r, _ in batch) if context else sampling.max_tokens
+            if context:
+                max_new = min(max_new, context - width)
+            if max_new is None or max_new < 1:
+                for req, _ in batch:
+                    on_completion(Completion(req.key, "", "error", error=(
+                        f"prompt of {width} tokens leaves no room in the context of {context} tokens; "
+                        "raise --max-model-len or shorten the prompt")))
+                continue
             input_ids = torch.tensor([[pad_id] * (width - len(ids)) + ids for _, ids in batch])
             mask = torch.tensor([[0] * (width - len(ids)) + [1] * len(ids) for _, ids in batch])
             # One seed per batch: transformers cannot seed rows separately.
@@ -79,7 +99,7 @@ class HFEngine:
                 out = model.generate(
                     input_ids=input_ids.to(model.device),
                     attention_mask=mask.to(model.device),
-                    max_new_tokens=sampling.max_tokens,
+                    max_new_tokens=max_new,
                     do_sample=sampling.temperature > 0,
                     temperature=sampling.temperature if sampling.temperature > 0 else None,
                     top_p=sampling.top_p if sampling.temperature > 0 else None,

@@ -4,6 +4,7 @@ its tokenizer and chat template, the adapter, the fingerprint and the dtype choi
 from __future__ import annotations
 
 import functools
+import json
 import logging
 from collections.abc import Sequence
 from pathlib import Path
@@ -13,6 +14,27 @@ from evalsuite.engines.base import EngineConfig, EngineConfigError, fingerprint_
 from evalsuite.types import Message
 
 log = logging.getLogger(__name__)
+
+
+CONTEXT_KEYS = ("max_position_embeddings", "n_positions", "max_seq_len", "seq_length", "max_sequence_length")
+"""config.json keys that hold a model's context length, in the order they are read."""
+
+
+def config_context_length(path: Path, max_model_len: int | None = None) -> int | None:
+    """A checkpoint's context length from its ``config.json`` (or its ``text_config``), capped by
+    ``max_model_len``; None when the file or the key is missing."""
+    try:
+        config = json.loads((path / "config.json").read_text())
+    except (OSError, ValueError):
+        return max_model_len
+    own = None
+    for section in (config, config.get("text_config") or {}):
+        own = next((int(section[k]) for k in CONTEXT_KEYS if isinstance(section.get(k), int)), None)
+        if own is not None:
+            break
+    if own is None or (max_model_len and max_model_len < own):
+        return max_model_len or own
+    return own
 
 
 def on_gpu() -> bool:
@@ -40,7 +62,7 @@ class LocalCheckpoint:
         except ImportError as exc:  # pragma: no cover - depends on the environment
             raise EngineConfigError("this engine needs transformers: pip install 'evalsuite[hf]'") from exc
         try:
-            return AutoTokenizer.from_pretrained(self.path)
+            return AutoTokenizer.from_pretrained(self.path, trust_remote_code=self.config.trust_remote_code)
         except Exception as exc:
             raise EngineConfigError(f"--model {self.config.model}: cannot load its tokenizer ({exc})") from exc
 
@@ -62,6 +84,13 @@ class LocalCheckpoint:
             return tok.apply_chat_template(chat, tokenize=False, add_generation_prompt=True)
         log.warning("%s has no chat template; prompts are the messages' plain text", self.path)
         return "\n\n".join(m.content for m in messages) + "\n"
+
+    def context_length(self) -> int | None:
+        """config.json's context length, capped by ``--max-model-len``."""
+        return config_context_length(self.path, self.config.max_model_len)
+
+    def count_tokens(self, prompt: str) -> int:
+        return len(self.encode(prompt))
 
     def encode(self, prompt: str) -> list[int]:
         # The rendered prompt already holds every special token the template wants.

@@ -130,6 +130,20 @@ class OpenAIEngine:
     def computes_on_cpu(self) -> bool:
         return False  # the server's compute is not ours to share (pass --verify-schedule after for a local CPU server)
 
+    @property
+    def templates_on_server(self) -> bool:
+        """Chat mode: the server applies the chat template, so a rendered prompt cannot be extended."""
+        return self.config.api_mode == "chat"
+
+    def context_length(self) -> int | None:
+        """The ``max_model_len`` the server lists for the model (vLLM does), else None."""
+        value = self._card.get("max_model_len")
+        return int(value) if isinstance(value, int) else None
+
+    def count_tokens(self, prompt: str) -> None:
+        """The server counts: a request without ``max_tokens`` may generate up to its context."""
+        return None
+
     def load(self) -> None:
         """Nothing to load: the constructor already waited for the server to answer."""
 

@@ -69,10 +69,11 @@ def request_body(
         "model": model,
         "temperature": s.temperature,
         "top_p": s.top_p,
-        "max_tokens": s.max_tokens,
         # One seed per sample: samples differ from each other yet each is reproducible.
         "seed": s.seed + request.sample_index,
     }
+    if s.max_tokens is not None:  # None: up to the server's context (vLLM's default)
+        body["max_tokens"] = s.max_tokens
     if s.stop:
         body["stop"] = list(s.stop)
     if stream:

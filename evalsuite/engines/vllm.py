@@ -35,6 +35,12 @@ class VLLMEngine:
     def render(self, messages: Sequence[Message]) -> str:
         return self.checkpoint.render(messages)
 
+    def context_length(self) -> int | None:
+        return self.checkpoint.context_length()
+
+    def count_tokens(self, prompt: str) -> int:
+        return self.checkpoint.count_tokens(prompt)
+
     def engine_kwargs(self) -> dict[str, Any]:
         """Arguments of ``vllm.LLM``: safe CPU defaults, overridable through ``config.options``."""
         gpu = on_gpu()
@@ -46,6 +52,8 @@ class VLLMEngine:
         }
         if self.config.max_model_len:
             kwargs["max_model_len"] = self.config.max_model_len
+        if self.config.trust_remote_code:
+            kwargs["trust_remote_code"] = True
         if not gpu:
             # On CPU, torch.compile and graph capture cost minutes of start-up for little gain on
             # small models; users with big CPU jobs can turn them back on through options.
