@@ -17,6 +17,7 @@ import pytest
 
 from evalsuite.benchmarks import BenchmarkData
 from evalsuite.generation import GenerationStats
+from evalsuite.position_bias import bias_lines, position_biases
 from evalsuite.scoring import RESULT_PROPERTY
 from evalsuite.settings import Settings
 from evalsuite.types import ItemResult, RunRecord, item_result_from_dict
@@ -38,6 +39,7 @@ class Recorder:
         self.other_failures = 0
         self.started = time.time()
         self.summary: Any = None
+        self.biases: dict[str, Any] = {}
         self.gates: list[Any] = []
         self.written: dict[str, Path] = {}
         self.exit_reason = ""
@@ -107,6 +109,7 @@ class Recorder:
         assert g is not None, "the leader always resolves its gates"
         record = self.record(stats=stats, fingerprint=fingerprint, endpoints=endpoints)
         self.summary = _metrics.summarize(record.items, ks=g.pass_k)
+        self.biases = position_biases(record.items)
         gates: list[Any] = []
         if g.min_score:
             gates += _gates.check_min_score(self.summary, g.min_score, g.metric)
@@ -145,7 +148,7 @@ class Recorder:
         if self.summary is None:
             return
         tr.section("evalsuite")
-        for line in summary_lines(self.summary):
+        for line in summary_lines(self.summary) + bias_lines(self.biases):
             tr.write_line(line)
         if stats is not None:
             tr.write_line(

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from evalsuite.gates import GateResult, compare_runs, comparison_details
 from evalsuite.metrics import Summary
+from evalsuite.position_bias import position_biases
 from evalsuite.reports.html import render_html, write_html
 from evalsuite.reports.junit import item_status, write_junit
 from evalsuite.reports.records import (
@@ -68,6 +69,7 @@ def write_reports(
             "passed": all(g.passed for g in gates),
             "gates": [dataclasses.asdict(g) for g in gates],
             "summary": summary.to_dict(),
+            "position_bias": {b: pb.to_dict() for b, pb in position_biases(run.items).items()},
             "baseline": None
             if baseline is None
             else {

@@ -21,6 +21,7 @@ from typing import Any
 from evalsuite import __version__
 from evalsuite.gates import BenchmarkComparison, GateResult, comparison_details
 from evalsuite.metrics import Summary, majority_answer, valid_samples
+from evalsuite.position_bias import position_biases
 from evalsuite.redaction import redact
 from evalsuite.reports.junit import item_status
 from evalsuite.reports.records import model_name
@@ -137,6 +138,7 @@ def report_data(
         "generated": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
         "run": {"run_id": run.run_id, "model": model_name(run.meta), "meta": meta, "chips": _chips(meta)},
         "summary": summary.to_dict(),
+        "position_bias": {b: pb.to_dict() for b, pb in position_biases(run.items).items()},
         "gates": [{"name": g.name, "passed": g.passed, "message": g.message} for g in gates],
         "items": [_item(it, limit) for it in run.items],
         "baseline": None,

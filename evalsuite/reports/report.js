@@ -103,6 +103,32 @@
         body)));
   }
 
+  // ------------------------------------------------------------------ position bias (multiple choice)
+  function biasCard() {
+    const biases = DATA.position_bias || {};
+    const names = Object.keys(biases);
+    if (!names.length) return null;
+    const tables = names.map((name) => {
+      const b = biases[name];
+      const test = b.chi_square === null ? "chi-square: not enough answers" :
+        `chi-square ${fmt(b.chi_square, 1)} (${b.dof} dof), p = ${Number(b.p_value).toPrecision(2)}`;
+      const consistency = b.rotated_questions ?
+        ` · same option in every order: ${b.consistent_questions}/${b.rotated_questions} questions (${pct(b.consistency)})` : "";
+      return el("div", { class: "bias", "data-benchmark": name },
+        el("h3", { text: `${name}: ${test}${consistency}` }),
+        el("table", { class: "position-bias" },
+          el("thead", {}, el("tr", {}, el("th", { text: "Letter" }), el("th", { class: "num", text: "Picked" }),
+            el("th", { class: "num", text: "Right answer there" }), el("th", { class: "num", text: "Accuracy there" }))),
+          el("tbody", {}, b.letters.map((r) => el("tr", {}, el("td", { text: r.letter }),
+            el("td", { class: "num", text: `${pct(r.picked_rate)} (${r.picked})` }),
+            el("td", { class: "num", text: `${pct(r.gold_rate)} (${r.gold})` }),
+            el("td", { class: "num", text: pct(r.accuracy) }))))));
+    });
+    return el("section", { class: "card", id: "position-bias" },
+      el("h2", {}, "Position bias", el("span", { class: "hint", text: "how often each letter is picked vs how often it is right; a small p means a letter preference" })),
+      tables);
+  }
+
   // ------------------------------------------------------------------ charts
   function barChart(rows) {
     const lab = 150, w = 560, rh = 22, top = 18, h = top + rows.length * rh + 10;
@@ -336,7 +362,10 @@
   }
   header();
   const app = document.getElementById("app");
-  app.append(gatesCard(), summaryCard(), chartsCard());
+  app.append(gatesCard(), summaryCard());
+  const bias = biasCard();
+  if (bias) app.append(bias);
+  app.append(chartsCard());
   if (BASE) app.append(baselineCard());
   app.append(itemsCard(), metaCard(), el("footer", { text: `evalsuite ${DATA.version} · generated ${DATA.generated}` }));
   document.body.setAttribute("data-ready", "1");
