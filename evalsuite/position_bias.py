@@ -107,7 +107,7 @@ def position_bias(benchmark: str, items: Sequence[ItemResult]) -> PositionBias:
             gold[it.gold] += 1
             right[it.gold] += bool(s.correct)
             letter = _letter(s)
-            if letter in letters:
+            if letter is not None and letter in letters:
                 picked[letter] += 1
     answered = sum(picked.values())
     rows = tuple(
