@@ -75,7 +75,9 @@ class PositionBias:
 
 def is_choice_benchmark(items: Sequence[ItemResult]) -> bool:
     """Whether every gold answer is one letter A-J (a multiple-choice benchmark)."""
-    return bool(items) and all(isinstance(it.gold, str) and len(it.gold) == 1 and it.gold in LETTERS for it in items)
+    return bool(items) and all(
+        isinstance(it.gold, str) and len(it.gold) == 1 and it.gold in LETTERS for it in items
+    )
 
 
 def _letter(sample: SampleResult) -> str | None:

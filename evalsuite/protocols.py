@@ -196,6 +196,29 @@ class Applied:
         params = " ".join(f"{k}={v!r}" if isinstance(v, str) else f"{k}={v}" for k, v in shown.items())
         return f"evalsuite: --protocol {self.preset.name} ({self.preset.source.split(' ')[0]}): {params}"
 
+    def fit_to_context(
+        self, values: dict[str, Any], context: int | None, *, max_tokens_given: bool
+    ) -> list[str]:
+        """Shrink preset lengths the model cannot hold (in ``values``, keyed by option dest); the notes to print.
+
+        A preset ``--max-model-len`` beyond the model's positions gives way to the model's own; a
+        preset ``--max-tokens`` is a cap: each request also stops at the context minus its prompt.
+        """
+        notes = []
+        name = self.preset.name
+        if "max_model_len" in self.values and context is not None and values["es_max_model_len"] > context:
+            notes.append(
+                f"evalsuite: --protocol {name}: --max-model-len {values['es_max_model_len']} (preset) is beyond "
+                f"the model's {context} positions; the model's own length is used"
+            )
+            values["es_max_model_len"] = None
+        if not max_tokens_given and "max_tokens" in self.values:
+            notes.append(
+                f"evalsuite: --protocol {name}: --max-tokens {values['es_max_tokens']} (preset) is a cap: "
+                "each request also stops at the context length minus its prompt"
+            )
+        return notes
+
     def record(self) -> dict[str, Any]:
         """For the run's ``meta["protocol"]`` (``eval_args.json``)."""
         return {

@@ -201,7 +201,8 @@ def resolve(config: pytest.Config) -> Settings:
     max_tokens_given = given["es_max_tokens"] is not None
     context = _local_context(opt)
     if protocol is not None and context is not None:
-        notes += _fit_preset_to_context(values, protocol, context, max_tokens_given)
+        own = config_context_length(Path(opt("es_model")).expanduser(), None)
+        notes += protocol.fit_to_context(values, own, max_tokens_given=max_tokens_given)
         context = _local_context(opt)
     if max_tokens_given and context is not None and opt("es_max_tokens") > context:
         raise _options.usage_error(
@@ -221,6 +222,12 @@ def resolve(config: pytest.Config) -> Settings:
     if protocol is not None:
         notes = [protocol.banner(), *(o.message(protocol.preset.name) for o in protocol.overrides), *notes]
     engine_name, engine = _engine(opt, check_devices=leader)
+    if protocol is not None and protocol.preset.think_prefix and engine_name == "openai" and engine.api_mode == "chat":
+        notes.append(
+            f"evalsuite: --protocol {protocol.preset.name}: responses cannot be forced to start with "
+            f"{protocol.preset.think_prefix!r} through --api-mode chat (the server applies the chat template); "
+            "pass --api-mode completion to force it"
+        )
     if leader and not (engine.model or engine.api_url or engine_name == "fake"):
         raise pytest.UsageError("nothing to evaluate: pass --model PATH (a checkpoint) or --api-url URL (a server)")
     cwd = config.invocation_params.dir
@@ -380,21 +387,6 @@ def _context_source(opt: Callable[[str], Any]) -> str:
     if opt("es_max_model_len") and (own is None or opt("es_max_model_len") < own):
         return "--max-model-len"
     return f"{opt('es_model')}/config.json"
-
-
-def _fit_preset_to_context(values: dict[str, Any], protocol: _protocols.Applied, context: int,
-                           max_tokens_given: bool) -> list[str]:
-    """Preset lengths larger than the model's context shrink to it (the user's own values are checked)."""
-    notes = []
-    own = config_context_length(Path(values["es_model"]).expanduser(), None)
-    if "max_model_len" in protocol.values and own is not None and values["es_max_model_len"] > own:
-        notes.append(f"evalsuite: --protocol {protocol.preset.name}: --max-model-len {values['es_max_model_len']} "
-                     f"(preset) is beyond the model's {own} positions; the model's own length is used")
-        values["es_max_model_len"] = None
-    if not max_tokens_given and "max_tokens" in protocol.values:
-        notes.append(f"evalsuite: --protocol {protocol.preset.name}: --max-tokens {values['es_max_tokens']} (preset) "
-                     "is a cap: each request also stops at the context length minus its prompt")
-    return notes
 
 
 def _selection(opt: Callable[[str], Any], cwd: Path, names: tuple[str, ...]) -> Selection:

@@ -23,15 +23,23 @@ def write_jsonl(path: Path, rows: list[dict]) -> Path:
 
 
 def test_preset_sets_parameters_prints_them_and_the_override(fake_run):
-    result = fake_run.run("--protocol", "deepseek-r1", "--samples", "2", "--items", "builtin/add/level1/000[0-1]")
-    result.stdout.fnmatch_lines([
-        "evalsuite: --protocol deepseek-r1 (https://github.com/deepseek-ai/DeepSeek-R1/*): *temperature=0.6 top_p=0.95*",
-        "evalsuite: --protocol deepseek-r1: --samples 64 (preset) overridden by 2",
-    ])
+    result = fake_run.run(
+        "--protocol", "deepseek-r1", "--samples", "2", "--items", "builtin/add/level1/000[0-1]"
+    )
+    result.stdout.fnmatch_lines(
+        [
+            "evalsuite: --protocol deepseek-r1 (https://github.com/deepseek-ai/DeepSeek-R1/*): *temperature=0.6 top_p=0.95*",
+            "evalsuite: --protocol deepseek-r1: --samples 64 (preset) overridden by 2",
+        ]
+    )
     args = eval_args(fake_run)
     assert args["protocol"]["name"] == "deepseek-r1"
     assert args["protocol"]["overrides"] == [{"option": "samples", "preset": 64, "given": 2}]
-    assert (args["options"]["temperature"], args["options"]["top_p"], args["options"]["max_tokens"]) == (0.6, 0.95, 32768)
+    assert (args["options"]["temperature"], args["options"]["top_p"], args["options"]["max_tokens"]) == (
+        0.6,
+        0.95,
+        32768,
+    )
     assert args["sampling"]["samples"] == 2 and args["sampling"]["think_prefix"] == "<think>\n"
     calls = fake_run.calls()
     assert len(calls) == 4  # 2 items x 2 samples
@@ -43,8 +51,13 @@ def test_open_r1_uses_lighteval_prompt_and_its_samples_per_task(fake_run):
     data = write_jsonl(
         fake_run.pytester.path / "math500.jsonl",
         [
-            {"problem": f"What is {a} + {10 - a}?", "answer": "10", "subject": "Algebra", "level": 1,
-             "unique_id": f"test/algebra/{a}.json"}
+            {
+                "problem": f"What is {a} + {10 - a}?",
+                "answer": "10",
+                "subject": "Algebra",
+                "level": 1,
+                "unique_id": f"test/algebra/{a}.json",
+            }
             for a in (3, 4)
         ],
     )
@@ -52,7 +65,10 @@ def test_open_r1_uses_lighteval_prompt_and_its_samples_per_task(fake_run):
     result.assert_outcomes(passed=2)
     calls = fake_run.calls()
     assert len(calls) == 2 * 4  # open-r1 draws 4 samples per MATH-500 problem
-    assert all(c["prompt"].startswith("<|user|>\nSolve the following math problem efficiently and clearly.") for c in calls)
+    assert all(
+        c["prompt"].startswith("<|user|>\nSolve the following math problem efficiently and clearly.")
+        for c in calls
+    )
     args = eval_args(fake_run)
     assert args["sampling"]["samples_by_benchmark"] == {"math500": 4}
     assert args["options"]["template"] == "lighteval" and args["options"]["dtype"] == "bfloat16"
@@ -60,7 +76,9 @@ def test_open_r1_uses_lighteval_prompt_and_its_samples_per_task(fake_run):
 
 def test_without_max_tokens_requests_fill_the_context_but_builtin_keeps_its_budget(fake_run):
     fake_run.write({"default": "\\boxed{10}", "context_length": 100})
-    data = write_jsonl(fake_run.pytester.path / "q.jsonl", [{"prompt": "What is 4 + 6?", "gold": "10", "id": "q1"}])
+    data = write_jsonl(
+        fake_run.pytester.path / "q.jsonl", [{"prompt": "What is 4 + 6?", "gold": "10", "id": "q1"}]
+    )
     fake_run.run("--data", str(data))
     (call,) = fake_run.calls()
     assert call["max_tokens"] == 100 - len(call["prompt"].split())
@@ -78,14 +96,17 @@ def test_max_tokens_beyond_the_context_is_a_usage_error_naming_both(fake_run, py
     result.stderr.fnmatch_lines(["*--max-tokens 500: larger than the model's context length 100*"])
     assert fake_run.calls() == []
     # A local checkpoint: checked from its config.json at start, before any engine loads.
-    local = pytester.runpytest_subprocess("--model", str(TINY), "--max-tokens", "5000", "-p", "no:cacheprovider")
+    local = pytester.runpytest_subprocess(
+        "--model", str(TINY), "--max-tokens", "5000", "-p", "no:cacheprovider"
+    )
     assert local.ret == pytest.ExitCode.USAGE_ERROR
     local.stderr.fnmatch_lines(["*--max-tokens 5000: larger than the model's context length 1024*"])
 
 
 def test_mix_draws_a_seeded_weighted_sample_across_benchmarks(fake_run):
     data = write_jsonl(
-        fake_run.pytester.path / "q.jsonl", [{"prompt": f"q{i}", "gold": "1", "id": f"q{i}"} for i in range(5)]
+        fake_run.pytester.path / "q.jsonl",
+        [{"prompt": f"q{i}", "gold": "1", "id": f"q{i}"} for i in range(5)],
     )
     args = ("--mix", "builtin=3,custom=1", "--mix-size", "8", "--data", str(data), "--collect-only", "-q")
     first = fake_run.run(*args)
@@ -100,11 +121,18 @@ def test_mix_draws_a_seeded_weighted_sample_across_benchmarks(fake_run):
 def test_position_bias_of_a_model_that_always_answers_a(fake_run):
     fake_run.write({"default": "Answer: A"})
     result = fake_run.run(
-        "--benchmark", "gpqa_diamond", "--data-path", f"gpqa_diamond={GPQA_FIXTURE}", "--choice-rotations", "4"
+        "--benchmark",
+        "gpqa_diamond",
+        "--data-path",
+        f"gpqa_diamond={GPQA_FIXTURE}",
+        "--choice-rotations",
+        "4",
     )
-    result.stdout.fnmatch_lines([
-        "gpqa_diamond position bias (picked/gold/accuracy): A 100%/25%/100%  B 0%/25%/0%*p=*same option in every order: 0/8 questions",
-    ])
+    result.stdout.fnmatch_lines(
+        [
+            "gpqa_diamond position bias (picked/gold/accuracy): A 100%/25%/100%  B 0%/25%/0%*p=*same option in every order: 0/8 questions",
+        ]
+    )
     (run_dir,) = fake_run.reports()
     bias = json.loads((run_dir / "summary.json").read_text())["position_bias"]["gpqa_diamond"]
     assert [r["picked"] for r in bias["letters"]] == [32, 0, 0, 0]

@@ -16,10 +16,18 @@ def rotated(question: int, rotation: int, answer_option: int | None, *, error: b
     perm = [(i + rotation) % 4 for i in range(4)]  # perm[letter index] = original option index
     gold = LETTERS[perm.index(0)]
     letter = LETTERS[perm.index(answer_option)] if answer_option is not None else None
-    sample = SampleResult(0, "", letter == gold, float(letter == gold), letter, "", "stop", 5,
-                          error="boom" if error else None)
-    return ItemResult("mc", f"q{question}/rot{rotation}", {}, "", gold, (sample,),
-                      meta={"record_id": f"q{question}", "permutation": perm, "choices": ["w"] * 4})
+    sample = SampleResult(
+        0, "", letter == gold, float(letter == gold), letter, "", "stop", 5, error="boom" if error else None
+    )
+    return ItemResult(
+        "mc",
+        f"q{question}/rot{rotation}",
+        {},
+        "",
+        gold,
+        (sample,),
+        meta={"record_id": f"q{question}", "permutation": perm, "choices": ["w"] * 4},
+    )
 
 
 def test_a_model_that_always_names_the_right_option_is_unbiased_and_consistent():

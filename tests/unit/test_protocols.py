@@ -33,7 +33,9 @@ def test_every_preset_sets_known_options_with_valid_values(name):
 
 
 def test_apply_fills_what_is_not_given_and_reports_overrides():
-    filled, applied = apply(PRESETS["open-r1"], {"temperature": 0.0, "top_p": 0.95, "samples": None}, ("math500", "builtin"))
+    filled, applied = apply(
+        PRESETS["open-r1"], {"temperature": 0.0, "top_p": 0.95, "samples": None}, ("math500", "builtin")
+    )
     assert "temperature" not in filled and "top_p" not in filled  # given: the user's value stays
     assert filled["max_tokens"] == 32768 and filled["dtype"] == "bfloat16"
     assert [(o.option, o.preset_value, o.value) for o in applied.overrides] == [("temperature", 0.6, 0.0)]
