@@ -3,6 +3,7 @@
 The pipeline of one run, and the module that holds each step::
 
     options      options.py      every flag declared once (pytest, argparse, loaders' error messages)
+                 protocols.py    --protocol presets: a published harness's option values, as data
       -> settings   settings.py     resolved, checked, immutable Settings; every usage error happens here
       -> benchmarks benchmarks/     registry of loaders -> Items;  selection.py: --items/--shuffle/--limit
       -> cases      cases.py        per process: parametrize, wait for an item's completions, verify it
@@ -10,7 +11,7 @@ The pipeline of one run, and the module that holds each step::
       -> generation generation.py   plan every item x sample, stream it to the engine (engines/)
       -> cache      cache.py        SQLite: each completion stored the moment it finishes
       -> scoring    scoring.py      verifiers (verify/) on each sample -> ItemResult, sent to the leader
-      -> recorder   recorder.py     collects results -> metrics.py (estimators, CIs)
+      -> recorder   recorder.py     collects results -> metrics.py (estimators, CIs), position_bias.py
       -> gates      gates.py        --min-score, --baseline regressions -> the exit status
       -> reports    reports/        JUnit, HTML, JSONL details, summary JSON, xlsx; compare.py
 

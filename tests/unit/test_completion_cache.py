@@ -61,6 +61,12 @@ class _Engine:
     def render(self, messages):
         return messages[-1].content
 
+    def context_length(self) -> None:
+        return None  # unknown: requests keep the run's max_tokens
+
+    def count_tokens(self, prompt: str) -> None:
+        return None
+
     def computes_on_cpu(self) -> bool:
         return self.on_cpu
 
