@@ -82,3 +82,17 @@ def test_context_length_from_config_json(tmp_path: Path):
     assert config_context_length(tmp_path / "missing") is None
     (tmp_path / "config.json").write_text(json.dumps({"hidden_size": 8}))
     assert config_context_length(tmp_path, 512) == 512
+
+
+def test_preset_lengths_beyond_the_models_context_give_way():
+    filled, applied = apply(PRESETS["open-r1"], {}, ("builtin",))
+    values = {"es_" + k: v for k, v in filled.items()}
+    notes = applied.fit_to_context(values, 1024, max_tokens_given=False)
+    assert values["es_max_model_len"] is None  # the model's own 1024 positions, not 32768
+    assert notes[0].endswith(
+        "--max-model-len 32768 (preset) is beyond the model's 1024 positions; the model's own length is used"
+    )
+    assert "--max-tokens 32768 (preset) is a cap" in notes[1]
+    values = {"es_" + k: v for k, v in filled.items()}
+    assert applied.fit_to_context(values, 65536, max_tokens_given=True) == []
+    assert values["es_max_model_len"] == 32768
