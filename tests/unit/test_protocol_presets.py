@@ -96,3 +96,21 @@ def test_preset_lengths_beyond_the_models_context_give_way():
     values = {"es_" + k: v for k, v in filled.items()}
     assert applied.fit_to_context(values, 65536, max_tokens_given=True) == []
     assert values["es_max_model_len"] == 32768
+
+
+def test_harness_prompts_in_the_loaders():
+    from evalsuite.benchmarks import LoadOptions, load_benchmark
+    from evalsuite.benchmarks.prompts import BOXED_INSTRUCTION, math_messages
+
+    gpqa = Path(__file__).resolve().parents[2] / "fixtures" / "data" / "gpqa_diamond.csv"
+    options = LoadOptions(paths={"gpqa_diamond": str(gpqa)}, template="evalscope")
+    item = load_benchmark("gpqa_diamond", options).items[0]
+    text = item.user_prompt
+    assert text.startswith("What is the correct answer to this question:") and "\nChoices:\n(A) " in text
+    assert text.endswith(f"\n\n{BOXED_INSTRUCTION}") and len(item.messages) == 1
+    (message,) = math_messages("What is 1 + 1?", template="lighteval")
+    assert message.role == "user" and message.content.startswith(
+        "Solve the following math problem efficiently and clearly.  The last line of your response"
+    )
+    assert "'Therefore, the final answer is: $\\boxed{ANSWER}$. I hope it is correct'" in message.content
+    assert message.content.endswith("Think step by step before answering.\n\nWhat is 1 + 1?")
