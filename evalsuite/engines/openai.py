@@ -125,6 +125,11 @@ class OpenAIEngine:
     def _headers(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {self._api_key}"} if self._api_key else {}
 
+    @property
+    def card(self) -> Mapping[str, Any]:
+        """The server's ``/v1/models`` entry for the model (``owned_by`` names vLLM, SGLang...)."""
+        return dict(self._card)
+
     # -- Engine protocol ------------------------------------------------------------------------
 
     def computes_on_cpu(self) -> bool:

@@ -1,0 +1,209 @@
+"""``evalsuite perf`` options, and the run: sweep, print the table, write JSON and HTML."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from evalsuite.engines.base import EngineConfig, EngineError
+from evalsuite.engines.openai import OpenAIEngine
+from evalsuite.perf.load import Target
+from evalsuite.perf.prompts import PromptError, dataset_sources, random_sources
+from evalsuite.perf.report import format_table, table_row, to_html, to_json
+from evalsuite.perf.stats import LevelResult
+from evalsuite.perf.sweep import SweepPlan, run_sweep
+
+MAX_REQUESTS = 10_000
+"""Most requests per level."""
+IGNORE_EOS_SERVERS = frozenset({"vllm", "sglang"})
+"""``owned_by`` values of servers that accept ``ignore_eos`` (others may reject unknown fields)."""
+
+
+def _numbers(kind: type, low: float) -> Any:
+    def parse(text: str) -> tuple[Any, ...]:
+        try:
+            values = tuple(kind(v) for v in text.split(",") if v.strip())
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r}: expected comma-separated numbers") from None
+        if not values or any(v < low for v in values):
+            raise argparse.ArgumentTypeError(f"{text!r}: every value must be at least {low:g}")
+        return values
+
+    return parse
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="evalsuite perf",
+        description="Serving benchmark of an OpenAI-compatible endpoint: a concurrency sweep (closed "
+        "loop) and/or Poisson arrival rates (open loop), with TTFT, TPOT, inter-token latency, "
+        "latency percentiles and throughput per level.",
+    )
+    add = parser.add_argument
+    add("--api-url", required=True, help="Base URL of the server, e.g. http://127.0.0.1:8000/v1")
+    add("--model-name", help="Model to query (default: the first one the server lists)")
+    add(
+        "--api-mode",
+        choices=("chat", "completion"),
+        default="completion",
+        help="Endpoint (default: completion)",
+    )
+    add(
+        "--parallel",
+        type=_numbers(int, 1),
+        help="Comma-separated concurrency levels, each kept exactly in flight (default: 8 unless --rate)",
+    )
+    add(
+        "--rate",
+        type=_numbers(float, 1e-3),
+        help="Comma-separated Poisson arrival rates in requests/s (default: none)",
+    )
+    add(
+        "--requests",
+        type=_numbers(int, 1),
+        help="Requests per level: one number for all, or one per level, parallel levels first "
+        f"(default: 4 x parallel, at least 16; 64 per rate; at most {MAX_REQUESTS})",
+    )
+    add(
+        "--dataset",
+        default="random",
+        help="'random' words, a benchmark name (builtin, gsm8k...) or a JSONL file (default: random)",
+    )
+    add("--data-dir", help="Directory of benchmark data files (as pytest's --data-dir)")
+    add(
+        "--prompt-len",
+        type=int,
+        help="Resize each prompt to about this many tokens (default: 256 for random, else as is)",
+    )
+    add("--max-tokens", type=int, default=128, help="Output tokens per request (default: 128)")
+    add(
+        "--ignore-eos",
+        choices=("auto", "on", "off"),
+        default="auto",
+        help="Send ignore_eos so every request generates --max-tokens; auto: when the server is vLLM or SGLang (default: auto)",
+    )
+    add("--temperature", type=float, default=0.0, help="Sampling temperature (default: 0)")
+    add("--seed", type=int, default=0, help="Seed of the random prompts and the arrival times (default: 0)")
+    add(
+        "--warmup", type=int, default=2, help="Requests sent before the first level, not counted (default: 2)"
+    )
+    add("--timeout-s", type=float, default=600.0, help="Deadline of each level in seconds (default: 600)")
+    add("--connect-timeout-s", type=float, default=10.0, help="Wait for the server to answer (default: 10)")
+    add("--json", type=Path, help="Write every level's figures to this JSON file")
+    add("--html", type=Path, help="Write a self-contained HTML report (table, latency-vs-throughput curves)")
+    return parser
+
+
+def plan_of(args: argparse.Namespace, parser: argparse.ArgumentParser) -> SweepPlan:
+    """The sweep the options ask for; ``parser.error`` (exit 2) on inconsistent options."""
+    parallel = args.parallel or (() if args.rate else (8,))
+    rates = args.rate or ()
+    defaults = [max(16, 4 * p) for p in parallel] + [64 for _ in rates]
+    if args.requests is None:
+        requests = tuple(min(n, MAX_REQUESTS) for n in defaults)
+    elif len(args.requests) == 1:
+        requests = args.requests * len(defaults)
+    elif len(args.requests) == len(defaults):
+        requests = args.requests
+    else:
+        parser.error(
+            f"--requests has {len(args.requests)} values for {len(defaults)} levels; give one or one per level"
+        )
+    if max(requests) > MAX_REQUESTS:
+        parser.error(f"--requests {max(requests)}: at most {MAX_REQUESTS} per level")
+    for name in ("max_tokens", "prompt_len"):
+        if (value := getattr(args, name)) is not None and value < 1:
+            parser.error(f"--{name.replace('_', '-')} must be at least 1")
+    if args.warmup < 0 or args.timeout_s <= 0:
+        parser.error("--warmup must be at least 0 and --timeout-s positive")
+    prompt_len = args.prompt_len if args.prompt_len or args.dataset != "random" else 256
+    return SweepPlan(
+        parallel=parallel,
+        rates=rates,
+        requests=requests,
+        prompt_len=prompt_len,
+        warmup=args.warmup,
+        seed=args.seed,
+        timeout_s=args.timeout_s,
+    )
+
+
+def target_of(engine: OpenAIEngine, args: argparse.Namespace) -> Target:
+    """Endpoint, headers and body fields of every request (no per-request seed: vLLM on CPU rejects it)."""
+    body: dict[str, Any] = {
+        "model": engine.model_name,
+        "max_tokens": args.max_tokens,
+        "temperature": args.temperature,
+        "stream": True,
+        "stream_options": {"include_usage": True},
+    }
+    if args.ignore_eos == "on" or (
+        args.ignore_eos == "auto" and engine.card.get("owned_by") in IGNORE_EOS_SERVERS
+    ):
+        body["ignore_eos"] = True
+    key = os.environ.get("OPENAI_API_KEY")
+    return Target(
+        base_url=engine.base_url,
+        api_mode=args.api_mode,
+        body=body,
+        headers={"Authorization": f"Bearer {key}"} if key else {},
+    )
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the benchmark; 0 when every request succeeded, 1 when some failed, 2 on bad options."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    plan = plan_of(args, parser)
+    try:
+        if args.dataset == "random":
+            sources = random_sources(plan.warmup + sum(plan.requests), seed=args.seed)
+        else:
+            sources = dataset_sources(args.dataset, data_dir=args.data_dir, seed=args.seed)
+        config = EngineConfig(
+            api_url=args.api_url,
+            model_name=args.model_name,
+            api_mode=args.api_mode,
+            options={"connect_timeout_s": args.connect_timeout_s},
+        )
+        engine = OpenAIEngine(config)  # waits for the server and finds the model; sends nothing itself
+        target = target_of(engine, args)
+    except (EngineError, PromptError) as exc:
+        print(f"evalsuite perf: error: {exc}", file=sys.stderr)
+        return 2
+    print(
+        f"{engine.model_name} at {engine.base_url} ({args.api_mode}), dataset {args.dataset}, "
+        f"prompt ~{plan.prompt_len or 'as is'} tokens, max {args.max_tokens} output tokens, "
+        f"ignore_eos {'on' if target.body.get('ignore_eos') else 'off'}"
+    )
+
+    def progress(result: LevelResult) -> None:
+        cells = table_row(result)
+        print(f"  level {cells[0]}: {cells[1]} ok, {cells[2]} failed, {cells[4]} tok/s", flush=True)
+
+    try:
+        results = asyncio.run(run_sweep(target, sources, plan, progress))
+    except (httpx.HTTPError, ValueError) as exc:  # a --prompt-len probe failed: nothing to measure
+        print(f"evalsuite perf: error: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return 2
+    print(format_table(results))
+    meta = {
+        "model": engine.model_name,
+        "server": engine.base_url,
+        "fingerprint": engine.fingerprint(),
+        "ignore_eos": bool(target.body.get("ignore_eos")),
+        "settings": {k: v for k, v in vars(args).items() if k not in ("json", "html")},
+    }
+    for path, text in ((args.json, to_json(results, meta)), (args.html, to_html(results, meta))):
+        if path:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(text, encoding="utf-8")
+    failed = any(r.failed or r.not_sent for r in results)
+    return 1 if failed else 0

@@ -1,0 +1,176 @@
+"""Statistics of one load level: per-request timings in, percentiles and throughputs out."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from itertools import pairwise
+
+
+@dataclass(frozen=True)
+class RequestRecord:
+    """What the client saw of one request; times in seconds since the level started."""
+
+    start_s: float
+    """When the request was sent."""
+    end_s: float
+    """When its response ended (or failed)."""
+    chunk_times_s: tuple[float, ...] = ()
+    """Arrival of each streamed chunk that carried text, in order."""
+    prompt_tokens: int = 0
+    """Prompt length as the server counted it (0 when it reports no usage)."""
+    output_tokens: int = 0
+    """Generated tokens as the server counted them (text chunks when it reports no usage)."""
+    error: str | None = None
+    """Why the request failed; ``None`` when it succeeded."""
+
+    @property
+    def ok(self) -> bool:
+        """Whether the request succeeded."""
+        return self.error is None
+
+    @property
+    def latency_s(self) -> float:
+        """End-to-end latency."""
+        return self.end_s - self.start_s
+
+    @property
+    def ttft_s(self) -> float | None:
+        """Time to the first text chunk, ``None`` when nothing arrived."""
+        return self.chunk_times_s[0] - self.start_s if self.chunk_times_s else None
+
+
+@dataclass(frozen=True)
+class Distribution:
+    """Summary of one timing, in seconds."""
+
+    mean: float
+    """Arithmetic mean."""
+    p50: float
+    """Median."""
+    p90: float
+    """90th percentile."""
+    p99: float
+    """99th percentile."""
+
+    @classmethod
+    def of(cls, values: Sequence[float]) -> Distribution | None:
+        """The summary of ``values``, or ``None`` when there are none."""
+        if not values:
+            return None
+        ordered = sorted(values)
+        return cls(
+            mean=sum(ordered) / len(ordered),
+            p50=percentile(ordered, 50, presorted=True),
+            p90=percentile(ordered, 90, presorted=True),
+            p99=percentile(ordered, 99, presorted=True),
+        )
+
+
+@dataclass(frozen=True)
+class LevelResult:
+    """What one load level (a concurrency or an arrival rate) measured."""
+
+    mode: str
+    """``parallel`` (closed loop) or ``rate`` (open-loop Poisson arrivals)."""
+    level: float
+    """Requests kept in flight (``parallel``) or mean arrivals per second (``rate``)."""
+    requests: int
+    """Requests sent at this level."""
+    completed: int
+    """Requests that succeeded."""
+    failed: int
+    """Requests that failed (HTTP errors, broken streams, the level's deadline)."""
+    wall_s: float
+    """Seconds from the first request sent to the last one ended."""
+    ttft_s: Distribution | None
+    """Time to first token."""
+    tpot_s: Distribution | None
+    """Time per output token after the first, per request: (latency - TTFT) / (output tokens - 1)."""
+    itl_s: Distribution | None
+    """Inter-token latency: every gap between successive text chunks, pooled over requests."""
+    latency_s: Distribution | None
+    """End-to-end latency."""
+    request_throughput: float
+    """Completed requests per second of wall time."""
+    output_throughput: float
+    """Output tokens of completed requests per second of wall time."""
+    mean_prompt_tokens: float
+    """Mean prompt length of completed requests, as the server counted it."""
+    mean_output_tokens: float
+    """Mean output length of completed requests, as the server counted it."""
+    peak_in_flight: int
+    """Most requests the client had in flight at once."""
+    mean_in_flight: float
+    """Requests in flight averaged over the wall time (the concurrency the server saw)."""
+    not_sent: int = 0
+    """Requests planned but not sent because the level's deadline had passed."""
+    error_samples: tuple[str, ...] = ()
+    """Up to three distinct error messages."""
+
+
+def percentile(values: Sequence[float], q: float, *, presorted: bool = False) -> float:
+    """The ``q``-th percentile with linear interpolation between order statistics (numpy's default)."""
+    ordered = values if presorted else sorted(values)
+    rank = (len(ordered) - 1) * q / 100
+    low = int(rank)
+    high = min(low + 1, len(ordered) - 1)
+    return ordered[low] + (ordered[high] - ordered[low]) * (rank - low)
+
+
+def in_flight(records: Sequence[RequestRecord]) -> tuple[int, float]:
+    """Peak and time-weighted mean of the number of requests in flight, from first start to last end.
+
+    A request that ends at the instant another starts does not overlap it: ends are counted first.
+    """
+    if not records:
+        return 0, 0.0
+    events = sorted([(r.start_s, 1) for r in records] + [(r.end_s, -1) for r in records])
+    first, last = events[0][0], events[-1][0]
+    peak = current = 0
+    area = 0.0
+    previous = first
+    for time_s, step in events:
+        area += current * (time_s - previous)
+        previous = time_s
+        current += step
+        peak = max(peak, current)
+    return peak, area / (last - first) if last > first else float(peak)
+
+
+def summarise(
+    records: Sequence[RequestRecord], *, mode: str, level: float, planned: int | None = None
+) -> LevelResult:
+    """Aggregate the records of one level into a ``LevelResult`` (``planned``: requests meant to be sent)."""
+    ok = [r for r in records if r.ok]
+    failed = [r for r in records if not r.ok]
+    wall_s = max(r.end_s for r in records) - min(r.start_s for r in records) if records else 0.0
+    ttfts = [t for r in ok if (t := r.ttft_s) is not None]
+    tpots = [
+        (r.latency_s - t) / (r.output_tokens - 1)
+        for r in ok
+        if (t := r.ttft_s) is not None and r.output_tokens > 1
+    ]
+    gaps = [b - a for r in ok for a, b in pairwise(r.chunk_times_s)]
+    output_tokens = sum(r.output_tokens for r in ok)
+    peak, mean = in_flight(records)
+    return LevelResult(
+        mode=mode,
+        level=level,
+        requests=len(records),
+        completed=len(ok),
+        failed=len(failed),
+        wall_s=wall_s,
+        ttft_s=Distribution.of(ttfts),
+        tpot_s=Distribution.of(tpots),
+        itl_s=Distribution.of(gaps),
+        latency_s=Distribution.of([r.latency_s for r in ok]),
+        request_throughput=len(ok) / wall_s if wall_s > 0 else 0.0,
+        output_throughput=output_tokens / wall_s if wall_s > 0 else 0.0,
+        mean_prompt_tokens=sum(r.prompt_tokens for r in ok) / len(ok) if ok else 0.0,
+        mean_output_tokens=output_tokens / len(ok) if ok else 0.0,
+        peak_in_flight=peak,
+        mean_in_flight=mean,
+        not_sent=max(0, (planned or 0) - len(records)),
+        error_samples=tuple(dict.fromkeys(r.error or "" for r in failed))[:3],
+    )
