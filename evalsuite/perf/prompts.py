@@ -56,8 +56,10 @@ def random_sources(count: int, *, seed: int, chars: int = 1024) -> list[PromptSo
     sources = []
     for i in range(count):
         words = [f"{i}:"]
-        while sum(map(len, words)) + len(words) < chars:
+        length = len(words[0])
+        while length < chars:
             words.append(rng.choice(WORDS))
+            length += 1 + len(words[-1])
         sources.append(PromptSource(" ".join(words)))
     return sources
 

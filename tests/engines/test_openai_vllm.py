@@ -91,16 +91,19 @@ def test_builtin_benchmark_through_vllm(vllm_server, api_mode):
 def test_perf_against_vllm(vllm_server, tmp_path, capsys):
     out = tmp_path / "perf.json"
     argv = [
-        "--api-url", vllm_server.url, "--requests", "16", "--concurrency", "8",
-        "--prompt-tokens", "128", "--max-tokens", "64", "--ignore-eos", "--json", str(out),
+        "--api-url", vllm_server.url, "--parallel", "1,8", "--requests", "4,16", "--warmup", "1",
+        "--prompt-len", "128", "--max-tokens", "64", "--json", str(out),
     ]  # fmt: skip
     assert perf_main(argv) == 0
     table = capsys.readouterr().out
     report = json.loads(out.read_text())
-    assert (report["completed"], report["errors"], report["mean_output_tokens"]) == (16, 0, 64)
-    assert 64 <= report["mean_prompt_tokens"] <= 256, "calibrated towards --prompt-tokens"
-    assert 0 < report["ttft_s"]["p50"] < report["latency_s"]["p50"]
-    assert report["tpot_s"]["p50"] > 0 and report["output_throughput"] > 0
+    assert report["ignore_eos"] is True, "vLLM takes ignore_eos: every request generates --max-tokens"
+    for level, parallel in zip(report["levels"], (1, 8), strict=True):
+        assert (level["level"], level["failed"], level["mean_output_tokens"]) == (parallel, 0, 64)
+        assert level["peak_in_flight"] == parallel
+        assert 120 <= level["mean_prompt_tokens"] <= 136, "sized to --prompt-len by the server's count"
+        assert 0 < level["ttft_s"]["p50"] < level["latency_s"]["p50"]
+        assert level["tpot_s"]["p50"] > 0 and level["itl_s"]["p50"] > 0 and level["output_throughput"] > 0
     with capsys.disabled():  # the figures are worth seeing in the CI log
         print(f"\nvLLM server start-up: {vllm_server.startup_s:.0f} s\n{table}")
 
