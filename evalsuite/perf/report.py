@@ -71,7 +71,7 @@ def to_json(results: Sequence[LevelResult], meta: Mapping[str, Any]) -> str:
 def _polyline(points: Sequence[tuple[float, float]], box: tuple[float, float], size: tuple[int, int]) -> str:
     (x_max, y_max), (width, height) = box, size
     return " ".join(
-        f"{40 + (width - 60) * x / x_max:.1f},{height - 30 - (height - 50) * y / y_max:.1f}"
+        f"{40 + (width - 60) * x / x_max:.1f},{height - 30 - (height - 60) * y / y_max:.1f}"
         for x, y in points
     )
 
@@ -88,13 +88,13 @@ def svg_chart(
     parts = [
         f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" role="img">',
         f'<line x1="40" y1="{height - 30}" x2="{width - 20}" y2="{height - 30}" stroke="#444"/>',
-        f'<line x1="40" y1="20" x2="40" y2="{height - 30}" stroke="#444"/>',
+        f'<line x1="40" y1="30" x2="40" y2="{height - 30}" stroke="#444"/>',
         f'<text x="{width / 2}" y="{height - 5}" text-anchor="middle">{html.escape(x_label)}</text>',
         f'<text x="12" y="{height / 2}" transform="rotate(-90 12 {height / 2})" text-anchor="middle">'
         f"{html.escape(y_label)}</text>",
         f'<text x="40" y="{height - 16}" font-size="10">0</text>',
         f'<text x="{width - 20}" y="{height - 16}" font-size="10" text-anchor="end">{x_max:.3g}</text>',
-        f'<text x="42" y="28" font-size="10">{y_max:.3g}</text>',
+        f'<text x="42" y="38" font-size="10">{y_max:.3g}</text>',
     ]
     for index, (name, points) in enumerate(series.items()):
         colour = colours[index % len(colours)]
@@ -108,8 +108,7 @@ def svg_chart(
                 f'<text x="{cx}" y="{float(cy) - 6:.1f}" font-size="10" text-anchor="middle">{html.escape(label)}</text>'
             )
         parts.append(
-            f'<text x="{width - 25}" y="{20 + 14 * index}" font-size="11" text-anchor="end" fill="{colour}">'
-            f"{html.escape(name)}</text>"
+            f'<text x="{60 + 130 * index}" y="16" font-size="11" fill="{colour}">{html.escape(name)}</text>'
         )
     parts.append("</svg>")
     return "".join(parts)
@@ -164,7 +163,7 @@ def to_html(results: Sequence[LevelResult], meta: Mapping[str, Any]) -> str:
         "<!doctype html><html><head><meta charset='utf-8'><title>evalsuite perf</title><style>"
         "body{font-family:system-ui,sans-serif;margin:2em}table{border-collapse:collapse;margin:1em 0}"
         "td,th{border:1px solid #ccc;padding:3px 8px;text-align:right}.charts{display:flex;flex-wrap:wrap;gap:1em}"
-        "svg{border:1px solid #eee}</style></head><body><h1>evalsuite perf</h1>"
-        f"<table>{settings}</table><h2>Levels</h2><p>Timings in ms; in-flight is peak/mean.</p>"
+        "svg{border:1px solid #eee}.meta td{text-align:left}</style></head><body><h1>evalsuite perf</h1>"
+        f"<table class='meta'>{settings}</table><h2>Levels</h2><p>Timings in ms; in-flight is peak/mean.</p>"
         f"<table><tr>{head}</tr>{rows}</table>{''.join(sections)}</body></html>\n"
     )
