@@ -10,9 +10,10 @@ prompts (the built-in benchmark's rendered prompts, one JSON line each), the sam
 levels, requests, warm-up and ``--max-tokens`` with ``ignore_eos``; they run one after the other at
 each level, the order alternating between levels.
 
-The requests actually in flight are read on the server's side: a thread polls vLLM's Prometheus
-gauges ``vllm:num_requests_running`` + ``vllm:num_requests_waiting`` every 10 ms during each run,
-and the script reports their maximum and time-weighted mean over the run.
+Each tool runs each level twice: straight to the server (the timings reported), then through
+``inflight_proxy.py``, a loopback proxy that counts the requests actually in flight (peak and
+time-weighted mean over the run). The proxy is kept off the timed runs because on a small machine
+its own CPU use would slow the server it shares cores with.
 """
 
 from __future__ import annotations
@@ -20,12 +21,10 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import re
 import signal
 import socket
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 
@@ -33,7 +32,6 @@ import httpx
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY_MODEL = ROOT / "fixtures" / "models" / "tiny-r1"
-_GAUGE = re.compile(r"^vllm:num_requests_(running|waiting)\{[^}]*\} ([0-9.e+]+)$", re.M)
 
 
 def evalscope_binary(venv: Path) -> Path | None:
@@ -94,44 +92,29 @@ def stop(proc: subprocess.Popen[bytes]) -> None:
         proc.wait(timeout=10)
 
 
-class InFlightSampler:
-    """Polls vLLM's running + waiting gauges in a thread while a tool runs."""
+class Proxy:
+    """``inflight_proxy.py`` in a subprocess in front of ``upstream``."""
 
-    def __init__(self, base_url: str, interval_s: float = 0.01) -> None:
-        self.url = base_url.removesuffix("/v1") + "/metrics"
-        self.interval_s = interval_s
-        self.samples: list[tuple[float, int]] = []
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
+    def __init__(self, upstream: str) -> None:
+        port = free_port()
+        script = Path(__file__).with_name("inflight_proxy.py")
+        cmd = [sys.executable, str(script), "--port", str(port), "--upstream", upstream.removesuffix("/v1")]
+        self.proc = subprocess.Popen(cmd, start_new_session=True)
+        self.url = f"http://127.0.0.1:{port}/v1"
+        self._stats = f"http://127.0.0.1:{port}/__inflight"
+        for _ in range(100):
+            try:
+                httpx.get(self._stats, timeout=1)
+                return
+            except httpx.HTTPError:
+                time.sleep(0.2)
+        raise SystemExit("the in-flight proxy did not start")
 
-    def __enter__(self) -> InFlightSampler:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._thread.join(timeout=10)
-
-    def _run(self) -> None:
-        with httpx.Client(timeout=5) as client:
-            while not self._stop.is_set():
-                try:
-                    text = client.get(self.url).text
-                    count = sum(float(v) for _, v in _GAUGE.findall(text))
-                    self.samples.append((time.perf_counter(), int(count)))
-                except httpx.HTTPError:
-                    pass
-                self._stop.wait(self.interval_s)
+    def reset(self) -> None:
+        httpx.post(self._stats, timeout=5)
 
     def summary(self) -> dict[str, float]:
-        """Max and time-weighted mean of the count, from the first sample above 0 to the last one."""
-        busy = [i for i, (_, n) in enumerate(self.samples) if n > 0]
-        if not busy:
-            return {"max": 0, "mean": 0.0}
-        window = self.samples[busy[0] : busy[-1] + 1]
-        area = sum(n * (t2 - t1) for (t1, n), (t2, _) in zip(window, window[1:], strict=False))
-        span = window[-1][0] - window[0][0]
-        return {"max": max(n for _, n in window), "mean": area / span if span > 0 else float(window[0][1])}
+        return httpx.get(self._stats, timeout=5).json()
 
 
 def write_prompts(path: Path) -> int:
@@ -145,11 +128,11 @@ def write_prompts(path: Path) -> int:
 
 
 def run_ours(
-    url: str, prompts: Path, parallel: int, requests: int, args: argparse.Namespace, out: Path
+    url: str, prompts: Path, parallel: int, requests: int, warmup: int, args: argparse.Namespace, out: Path
 ) -> dict:
     cmd = [
         sys.executable, "-m", "evalsuite.perf", "--api-url", url, "--dataset", str(prompts),
-        "--parallel", str(parallel), "--requests", str(requests), "--warmup", str(parallel),
+        "--parallel", str(parallel), "--requests", str(requests), "--warmup", str(warmup),
         "--max-tokens", str(args.max_tokens), "--ignore-eos", "on", "--json", str(out),
     ]  # fmt: skip
     subprocess.run(
@@ -169,11 +152,19 @@ def run_ours(
 
 
 def run_evalscope(
-    binary: Path, url: str, model: str, prompts: Path, parallel: int, requests: int, args, out: Path
+    binary: Path,
+    url: str,
+    model: str,
+    prompts: Path,
+    parallel: int,
+    requests: int,
+    warmup: int,
+    args: argparse.Namespace,
+    out: Path,
 ) -> dict:
     cmd = [
         str(binary), "perf", "--url", f"{url}/completions", "--api", "openai", "--model", model,
-        "--parallel", str(parallel), "--number", str(requests), "--warmup-num", str(parallel),
+        "--parallel", str(parallel), "--number", str(requests), "--warmup-num", str(warmup),
         "--max-tokens", str(args.max_tokens), "--extra-args", json.dumps({"ignore_eos": True}),
         "--dataset", "line_by_line", "--dataset-path", str(prompts), "--stream", "--temperature", "0",
         "--outputs-dir", str(out), "--no-timestamp", "--name", f"p{parallel}",
@@ -188,22 +179,13 @@ def run_evalscope(
     if summary is None or percentiles is None:
         raise RuntimeError(f"no benchmark_summary.json under {out}:\n{done.stdout[-2000:]}")
     s = json.loads(summary.read_text())
-    rows = {row["Percentiles"]: row for row in json.loads(percentiles.read_text())} if percentiles else {}
-    p50, p99 = rows.get("50%", {}), rows.get("99%", {})
-
-    def get(d: dict, *names: str) -> float | None:
-        return next((float(d[n]) for n in names if d.get(n) is not None), None)
-
-    def ms(d: dict, *names: str) -> float | None:
-        value = get(d, *names)
-        return None if value is None else 1000 * value
-
+    rows = {row["Percentiles"]: row for row in json.loads(percentiles.read_text())}
+    p50, p99 = rows["50%"], rows["99%"]
     return {
-        "ok": get(s, "Succeed requests"), "failed": get(s, "Failed requests"),
-        "wall_s": get(s, "Time taken for tests (s)"), "req_s": get(s, "Request throughput (req/s)"),
-        "out_tok_s": get(s, "Output token throughput (tok/s)"),
-        "ttft_ms": ms(p50, "TTFT (s)"), "ttft_p99_ms": ms(p99, "TTFT (s)"), "tpot_ms": ms(p50, "TPOT (s)"),
-        "itl_ms": ms(p50, "ITL (s)"), "latency_ms": ms(p50, "Latency (s)"), "raw_summary": s,
+        "ok": s["Success Requests"], "failed": s["Failed Requests"], "wall_s": s["Test Duration (s)"],
+        "req_s": s["Req Throughput (req/s)"], "out_tok_s": s["Output Throughput (tok/s)"],
+        "ttft_ms": p50["TTFT (ms)"], "ttft_p99_ms": p99["TTFT (ms)"], "tpot_ms": p50["TPOT (ms)"],
+        "itl_ms": p50["ITL (ms)"], "latency_ms": 1000 * p50["Latency (s)"], "client_in_flight_max": None,
     }  # fmt: skip
 
 
@@ -228,53 +210,55 @@ def main(argv: list[str] | None = None) -> int:
     args.out.mkdir(parents=True, exist_ok=True)
     prompts = args.out / "prompts.jsonl"
     print(f"{write_prompts(prompts)} prompts in {prompts}")
-    proc = None
+    proc = proxy = None
     if args.api_url:
         url = args.api_url.rstrip("/")
     else:
         proc, url = start_vllm(args.out / "vllm.log")
     try:
         model = httpx.get(f"{url}/models", timeout=10).json()["data"][0]["id"]
+        proxy = Proxy(url)
         rows = []
         for index, parallel in enumerate(int(p) for p in args.parallel.split(",")):
             requests = max(16, args.requests_per_slot * parallel)
             tools = ["evalsuite", "evalscope"][:: 1 if index % 2 == 0 else -1]
             for tool in tools:
-                with InFlightSampler(url) as sampler:
+                runs = []
+                # Timed runs warm up with `parallel` requests; counted runs send none, so that the
+                # proxy's span holds exactly the measured requests of both tools.
+                for via, base, warmup in (("direct", url, parallel), ("proxy", proxy.url, 0)):
+                    proxy.reset()
+                    out = args.out / f"{tool}-{parallel}-{via}"
                     if tool == "evalsuite":
-                        row = run_ours(
-                            url, prompts, parallel, requests, args, args.out / f"ours-{parallel}.json"
-                        )
+                        json_out = out.with_suffix(".json")
+                        runs.append(run_ours(base, prompts, parallel, requests, warmup, args, json_out))
                     else:
-                        row = run_evalscope(
-                            binary,
-                            url,
-                            model,
-                            prompts,
-                            parallel,
-                            requests,
-                            args,
-                            args.out / f"evalscope-{parallel}",
+                        runs.append(
+                            run_evalscope(binary, base, model, prompts, parallel, requests, warmup, args, out)
                         )
-                server = sampler.summary()
-                row.update(
-                    tool=tool,
-                    parallel=parallel,
-                    requests=requests,
-                    server_max=server["max"],
-                    server_mean=server["mean"],
-                )
+                counted = proxy.summary()
+                at_parallel = sum(t for n, t in counted["seconds_at"].items() if int(n) >= parallel)
+                row = {
+                    **runs[0], "tool": tool, "parallel": parallel, "requests": requests,
+                    "proxy_peak": counted["peak"], "proxy_mean": counted["mean"],
+                    "proxy_out_tok_s": runs[1]["out_tok_s"],
+                    "proxy_share_at_parallel": at_parallel / counted["span_s"] if counted["span_s"] else 0.0,
+                    "proxy_seconds_at": counted["seconds_at"],
+                }  # fmt: skip
                 rows.append(row)
                 print(
                     f"{tool:>9} p={parallel:<4} ok {fmt(row['ok'], '.0f')} failed {fmt(row['failed'], '.0f')} "
                     f"| {fmt(row['out_tok_s'])} tok/s {fmt(row['req_s'], '.2f')} req/s | TTFT p50 {fmt(row['ttft_ms'])} "
                     f"p99 {fmt(row['ttft_p99_ms'])} ms TPOT {fmt(row['tpot_ms'], '.2f')} ms ITL {fmt(row['itl_ms'], '.2f')} ms "
-                    f"latency {fmt(row['latency_ms'])} ms | server in flight max {row['server_max']} mean {row['server_mean']:.1f}",
+                    f"latency {fmt(row['latency_ms'])} ms | in flight (proxy) peak {row['proxy_peak']} "
+                    f"mean {row['proxy_mean']:.1f}, {100 * row['proxy_share_at_parallel']:.0f}% of the time at {parallel}",
                     flush=True,
                 )
         (args.out / "comparison.json").write_text(json.dumps(rows, indent=2, default=str) + "\n")
         print(f"wrote {args.out / 'comparison.json'}")
     finally:
+        if proxy is not None:
+            stop(proxy.proc)
         if proc is not None:
             stop(proc)
     return 0
