@@ -10,11 +10,11 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import httpx
+import aiohttp
 
 from evalsuite.engines.base import EngineConfig, EngineError
 from evalsuite.engines.openai import OpenAIEngine
-from evalsuite.perf.load import Target
+from evalsuite.perf.load import ServerError, Target
 from evalsuite.perf.prompts import PromptError, dataset_sources, random_sources
 from evalsuite.perf.report import format_table, table_row, to_html, to_json
 from evalsuite.perf.stats import LevelResult
@@ -92,7 +92,10 @@ def build_parser() -> argparse.ArgumentParser:
     add("--temperature", type=float, default=0.0, help="Sampling temperature (default: 0)")
     add("--seed", type=int, default=0, help="Seed of the random prompts and the arrival times (default: 0)")
     add(
-        "--warmup", type=int, default=2, help="Requests sent before the first level, not counted (default: 2)"
+        "--warmup",
+        type=int,
+        help="Unmeasured requests leading into each --parallel level, sent without a pause before the "
+        "measured ones (default: the level's --parallel)",
     )
     add("--timeout-s", type=float, default=600.0, help="Deadline of each level in seconds (default: 600)")
     add("--connect-timeout-s", type=float, default=10.0, help="Wait for the server to answer (default: 10)")
@@ -121,7 +124,7 @@ def plan_of(args: argparse.Namespace, parser: argparse.ArgumentParser) -> SweepP
     for name in ("max_tokens", "prompt_len"):
         if (value := getattr(args, name)) is not None and value < 1:
             parser.error(f"--{name.replace('_', '-')} must be at least 1")
-    if args.warmup < 0 or args.timeout_s <= 0:
+    if (args.warmup is not None and args.warmup < 0) or args.timeout_s <= 0:
         parser.error("--warmup must be at least 0 and --timeout-s positive")
     prompt_len = args.prompt_len if args.prompt_len or args.dataset != "random" else 256
     return SweepPlan(
@@ -164,7 +167,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     plan = plan_of(args, parser)
     try:
         if args.dataset == "random":
-            sources = random_sources(plan.warmup + sum(plan.requests), seed=args.seed)
+            # Enough for warm-up and fillers too: every request of the run gets its own prompt.
+            sources = random_sources(sum(plan.requests) + 3 * sum(plan.parallel) + 16, seed=args.seed)
         else:
             sources = dataset_sources(args.dataset, data_dir=args.data_dir, seed=args.seed)
         config = EngineConfig(
@@ -190,7 +194,12 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     try:
         results = asyncio.run(run_sweep(target, sources, plan, progress))
-    except (httpx.HTTPError, ValueError) as exc:  # a --prompt-len probe failed: nothing to measure
+    except (
+        ServerError,
+        aiohttp.ClientError,
+        asyncio.TimeoutError,
+        ValueError,
+    ) as exc:  # a --prompt-len probe failed
         print(f"evalsuite perf: error: {type(exc).__name__}: {exc}", file=sys.stderr)
         return 2
     print(format_table(results))

@@ -1,7 +1,8 @@
 """The load generator: a streaming HTTP client and the two ways of pacing it.
 
 Closed loop (``--parallel N``): N workers share one queue of requests; each sends its next request
-the moment its previous one ends, so exactly N are in flight until fewer than N are left. Open loop
+the moment its previous one ends, so exactly N are in flight: warm-up requests lead into the
+measured ones without a pause, and filler requests follow them until the last measured one ends. Open loop
 (``--rate R``): requests start at seeded Poisson arrival times whatever the server's state, so
 queueing at the server shows up as latency instead of slowing the client down.
 """
@@ -16,12 +17,14 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-import httpx
+import aiohttp
 
 from evalsuite.perf.stats import RequestRecord
 from evalsuite.types import Message
 
 _ERROR_TEXT_LIMIT = 200
+MAX_FILLERS_PER_SLOT = 1000
+"""Bound on the filler requests of a closed loop, per slot (they stop when the measured ones end)."""
 
 
 @dataclass(frozen=True)
@@ -66,8 +69,16 @@ Send = Callable[[Prompt, float, float], Awaitable[RequestRecord]]
 """``send(prompt, origin, until)``: one request timed against ``origin`` (a ``perf_counter``), cut at ``until``."""
 
 
+class ServerError(Exception):
+    """The server refused a request outright (a length probe); the message has its status and reply."""
+
+
 class StreamingClient:
     """Sends streamed requests to one ``Target`` and records when each text chunk arrived.
+
+    aiohttp rather than httpx: at 128 connections httpx's pool spent about twice the CPU per
+    streamed chunk (it rescans every pooled connection on each request and response), and that
+    CPU is taken from the server when both share a machine.
 
     Args:
         target: Where to send.
@@ -77,19 +88,27 @@ class StreamingClient:
 
     def __init__(self, target: Target, *, connections: int, timeout_s: float) -> None:
         self.target = target
-        limits = httpx.Limits(max_connections=connections, max_keepalive_connections=connections)
-        self._client = httpx.AsyncClient(
-            base_url=target.base_url,
-            headers=dict(target.headers),
-            limits=limits,
-            timeout=httpx.Timeout(timeout_s),
-        )
+        self._url = target.base_url + target.path
+        self._connections = connections
+        self._timeout = aiohttp.ClientTimeout(total=None, sock_connect=timeout_s, sock_read=timeout_s)
+        self._session: aiohttp.ClientSession | None = None
 
     async def __aenter__(self) -> StreamingClient:
+        connector = aiohttp.TCPConnector(limit=self._connections, limit_per_host=self._connections)
+        self._session = aiohttp.ClientSession(
+            connector=connector, headers=dict(self.target.headers), timeout=self._timeout
+        )
         return self
 
     async def __aexit__(self, *exc: object) -> None:
-        await self._client.aclose()
+        if self._session is not None:
+            await self._session.close()
+
+    @property
+    def session(self) -> aiohttp.ClientSession:
+        if self._session is None:
+            raise RuntimeError("use StreamingClient as an async context manager")
+        return self._session
 
     async def send(self, prompt: Prompt, origin: float, until: float) -> RequestRecord:
         """Send ``prompt``; a failure (or passing ``until``) becomes a record with an error, never an exception."""
@@ -99,10 +118,10 @@ class StreamingClient:
             await asyncio.wait_for(self._stream(prompt, origin, state), timeout=max(0.0, until - start))
         except asyncio.TimeoutError:
             state.error = "not finished before the level's deadline (--timeout-s)"
-        except httpx.HTTPError as exc:
+        except aiohttp.ClientError as exc:
             state.error = f"{type(exc).__name__}: {exc or 'connection failed'}"
-        except ValueError as exc:  # a chunk that is not JSON
-            state.error = f"malformed stream: {exc}"
+        except Exception as exc:  # a malformed stream (not JSON, not objects) fails this request, not the run
+            state.error = f"malformed stream: {type(exc).__name__}: {exc}"
         if state.error is None and state.finish_reason is None:
             state.error = "the stream ended before a finish_reason (connection dropped?)"
         return RequestRecord(
@@ -115,28 +134,24 @@ class StreamingClient:
         )
 
     async def _stream(self, prompt: Prompt, origin: float, state: _Stream) -> None:
-        body = self.target.request_body(prompt)
-        async with self._client.stream("POST", self.target.path, json=body) as response:
-            if response.status_code != 200:
-                text = (await response.aread()).decode(errors="replace")
-                state.error = f"HTTP {response.status_code}: {text[:_ERROR_TEXT_LIMIT]}"
+        async with self.session.post(self._url, json=self.target.request_body(prompt)) as response:
+            if response.status != 200:
+                text = await response.text(errors="replace")
+                state.error = f"HTTP {response.status}: {text[:_ERROR_TEXT_LIMIT]}"
                 return
-            async for line in response.aiter_lines():  # read to the end so the connection is reused
-                if line.startswith("data:") and (payload := line[5:].strip()) != "[DONE]":
+            async for line in response.content:  # read to the end so the connection is reused
+                if line.startswith(b"data:") and (payload := line[5:].strip()) != b"[DONE]":
                     state.add(json.loads(payload), time.perf_counter() - origin)
 
     async def prompt_tokens(self, prompt: Prompt) -> int:
         """How many tokens the server counts in ``prompt`` (one request for one token; 0 without usage)."""
         body = self.target.request_body(prompt, max_tokens=1, stream=False)
         body.pop("stream_options", None)
-        response = await self._client.post(self.target.path, json=body)
-        if response.status_code != 200:
-            raise httpx.HTTPStatusError(
-                f"HTTP {response.status_code}: {response.text[:_ERROR_TEXT_LIMIT]}",
-                request=response.request,
-                response=response,
-            )
-        return int((response.json().get("usage") or {}).get("prompt_tokens") or 0)
+        async with self.session.post(self._url, json=body) as response:
+            text = await response.text(errors="replace")
+        if response.status != 200:
+            raise ServerError(f"POST {self.target.path}: HTTP {response.status}: {text[:_ERROR_TEXT_LIMIT]}")
+        return int((json.loads(text).get("usage") or {}).get("prompt_tokens") or 0)
 
 
 class _Stream:
@@ -167,26 +182,63 @@ class _Stream:
                 self.finish_reason = choice["finish_reason"]
 
 
-async def closed_loop(
-    send: Send, prompts: Sequence[Prompt], *, parallel: int, requests: int, deadline_s: float
-) -> list[RequestRecord]:
-    """Send ``requests`` prompts (cycling through ``prompts``) with exactly ``parallel`` in flight.
+@dataclass(frozen=True)
+class LevelRecords:
+    """What one level sent: the measured requests, and those that only kept the load up."""
 
-    Requests not sent before ``deadline_s`` are left out; those in flight then end as errors.
+    measured: list[RequestRecord]
+    """The requests the level's figures come from."""
+    background: list[RequestRecord]
+    """Warm-up requests before them and filler requests after them (their in-flight time counts)."""
+
+
+async def closed_loop(
+    send: Send,
+    prompts: Sequence[Prompt],
+    *,
+    parallel: int,
+    requests: int,
+    deadline_s: float,
+    warmup: int = 0,
+) -> LevelRecords:
+    """Keep exactly ``parallel`` requests in flight until ``requests`` measured ones have ended.
+
+    ``parallel`` workers take the next prompt (cycling through ``prompts``) the moment their last
+    request ends. The first ``warmup`` requests are not measured: the measured ones follow them
+    without a pause, into a server already at full load. Once every measured request is sent,
+    workers go on sending fillers until the last measured one ends, so the measured requests see
+    ``parallel`` in flight from first to last; fillers still in flight then are cancelled.
+    Measured requests not sent before ``deadline_s`` are left out; those in flight then end as errors.
     """
     origin = time.perf_counter()
     until = origin + deadline_s
-    indices = iter(range(requests))  # shared: the next free worker takes the next index
-    records: list[RequestRecord] = []
+    measured: list[RequestRecord] = []
+    background: list[RequestRecord] = []
+    all_measured = asyncio.Event()
+    counter = iter(range(warmup + MAX_FILLERS_PER_SLOT * parallel + requests))
 
     async def worker() -> None:
-        for i in indices:
-            if time.perf_counter() >= until:
+        for i in counter:
+            if time.perf_counter() >= until or all_measured.is_set():
                 return
-            records.append(await send(prompts[i % len(prompts)], origin, until))
+            is_measured = warmup <= i < warmup + requests
+            sent_at = time.perf_counter() - origin
+            try:
+                record = await send(prompts[i % len(prompts)], origin, until)
+            except asyncio.CancelledError:  # a filler cut short after the last measured request
+                background.append(RequestRecord(sent_at, time.perf_counter() - origin, error="cancelled"))
+                raise
+            (measured if is_measured else background).append(record)
+            if len(measured) == requests:
+                all_measured.set()
 
-    await asyncio.gather(*(worker() for _ in range(min(parallel, requests))))
-    return records
+    workers = [asyncio.ensure_future(worker()) for _ in range(parallel)]
+    finished = asyncio.ensure_future(all_measured.wait())
+    await asyncio.wait([finished, asyncio.gather(*workers)], return_when=asyncio.FIRST_COMPLETED)
+    for task in (*workers, finished):
+        task.cancel()
+    await asyncio.gather(*workers, finished, return_exceptions=True)
+    return LevelRecords(measured, background)
 
 
 def poisson_offsets(rate: float, count: int, seed: int) -> list[float]:
@@ -201,7 +253,7 @@ def poisson_offsets(rate: float, count: int, seed: int) -> list[float]:
 
 async def open_loop(
     send: Send, prompts: Sequence[Prompt], *, rate: float, requests: int, seed: int, deadline_s: float
-) -> list[RequestRecord]:
+) -> LevelRecords:
     """Send ``requests`` prompts at seeded Poisson arrival times, not waiting for any to finish."""
     origin = time.perf_counter()
     until = origin + deadline_s
@@ -213,4 +265,4 @@ async def open_loop(
         if delay > 0:
             await asyncio.sleep(delay)
         tasks.append(asyncio.ensure_future(send(prompts[i % len(prompts)], origin, until)))
-    return list(await asyncio.gather(*tasks))
+    return LevelRecords(list(await asyncio.gather(*tasks)), [])

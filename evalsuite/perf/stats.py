@@ -100,9 +100,9 @@ class LevelResult:
     mean_output_tokens: float
     """Mean output length of completed requests, as the server counted it."""
     peak_in_flight: int
-    """Most requests the client had in flight at once."""
+    """Most requests the client had in flight at once (warm-up and fillers included) over the wall time."""
     mean_in_flight: float
-    """Requests in flight averaged over the wall time (the concurrency the server saw)."""
+    """Requests in flight averaged over the wall time (warm-up and fillers included)."""
     not_sent: int = 0
     """Requests planned but not sent because the level's deadline had passed."""
     error_samples: tuple[str, ...] = ()
@@ -118,30 +118,44 @@ def percentile(values: Sequence[float], q: float, *, presorted: bool = False) ->
     return ordered[low] + (ordered[high] - ordered[low]) * (rank - low)
 
 
-def in_flight(records: Sequence[RequestRecord]) -> tuple[int, float]:
-    """Peak and time-weighted mean of the number of requests in flight, from first start to last end.
+def in_flight(
+    records: Sequence[RequestRecord], window: tuple[float, float] | None = None
+) -> tuple[int, float]:
+    """Peak and time-weighted mean of the number of requests in flight over ``window``.
 
-    A request that ends at the instant another starts does not overlap it: ends are counted first.
+    ``window`` defaults to the first start to the last end. A request that ends at the instant
+    another starts does not overlap it: ends are counted first.
     """
     if not records:
         return 0, 0.0
-    events = sorted([(r.start_s, 1) for r in records] + [(r.end_s, -1) for r in records])
-    first, last = events[0][0], events[-1][0]
+    low, high = window or (min(r.start_s for r in records), max(r.end_s for r in records))
+    spans = [(max(r.start_s, low), min(r.end_s, high)) for r in records]
+    spans = [(a, b) for a, b in spans if a < b or (a == b and low <= a <= high)]
+    events = sorted([(a, 1) for a, _ in spans] + [(b, -1) for _, b in spans])
     peak = current = 0
     area = 0.0
-    previous = first
+    previous = low
     for time_s, step in events:
         area += current * (time_s - previous)
         previous = time_s
         current += step
         peak = max(peak, current)
-    return peak, area / (last - first) if last > first else float(peak)
+    return peak, area / (high - low) if high > low else float(peak)
 
 
 def summarise(
-    records: Sequence[RequestRecord], *, mode: str, level: float, planned: int | None = None
+    records: Sequence[RequestRecord],
+    *,
+    mode: str,
+    level: float,
+    planned: int | None = None,
+    background: Sequence[RequestRecord] = (),
 ) -> LevelResult:
-    """Aggregate the records of one level into a ``LevelResult`` (``planned``: requests meant to be sent)."""
+    """Aggregate the records of one level into a ``LevelResult``.
+
+    ``planned``: requests meant to be measured; ``background``: the level's warm-up and filler
+    requests, which count towards the in-flight figures over the measured requests' span.
+    """
     ok = [r for r in records if r.ok]
     failed = [r for r in records if not r.ok]
     wall_s = max(r.end_s for r in records) - min(r.start_s for r in records) if records else 0.0
@@ -153,7 +167,8 @@ def summarise(
     ]
     gaps = [b - a for r in ok for a, b in pairwise(r.chunk_times_s)]
     output_tokens = sum(r.output_tokens for r in ok)
-    peak, mean = in_flight(records)
+    window = (min(r.start_s for r in records), max(r.end_s for r in records)) if records else None
+    peak, mean = in_flight([*records, *background], window)
     return LevelResult(
         mode=mode,
         level=level,

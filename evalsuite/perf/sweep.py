@@ -25,8 +25,8 @@ class SweepPlan:
     """Requests per level, in the order parallel levels then rates."""
     prompt_len: int | None = None
     """Resize every prompt's user turn to about this many tokens; ``None`` keeps the prompts."""
-    warmup: int = 2
-    """Requests sent (and not counted) before the first level."""
+    warmup: int | None = None
+    """Requests leading into each closed-loop level, not measured; ``None``: as many as the level's ``parallel``."""
     seed: int = 0
     """Seed of the arrival times."""
     timeout_s: float = 600.0
@@ -46,29 +46,30 @@ async def run_sweep(
     on_level: Callable[[LevelResult], None] = lambda result: None,
 ) -> list[LevelResult]:
     """Measure every level of ``plan`` against ``target``; ``on_level`` sees each result as it lands."""
-    connections = max([*plan.parallel, MAX_CONNECTIONS if plan.rates else 1, plan.warmup])
+    connections = max([*plan.parallel, MAX_CONNECTIONS if plan.rates else 1])
     async with StreamingClient(target, connections=connections, timeout_s=plan.timeout_s) as client:
         prompts: list[Prompt]
         if plan.prompt_len is None:
             prompts = [s.prompt() for s in sources]
         else:
             prompts = await fit_prompt_length(sources, plan.prompt_len, client.prompt_tokens)
-        if plan.warmup:
-            # Prompts from the end of the list, so the measured ones start with a cold prefix cache.
-            warm = prompts[::-1]
-            await closed_loop(
-                client.send, warm, parallel=plan.warmup, requests=plan.warmup, deadline_s=plan.timeout_s
-            )
         results = []
         used = 0
         for index, (mode, level, requests) in enumerate(plan.levels):
             # Each level continues where the last stopped: fresh prompts as long as the dataset lasts.
             start = used % len(prompts)
-            prompts, used = prompts[start:] + prompts[:start], requests
+            prompts = prompts[start:] + prompts[:start]
             if mode == "parallel":
+                warmup = int(level) if plan.warmup is None else plan.warmup
                 records = await closed_loop(
-                    client.send, prompts, parallel=int(level), requests=requests, deadline_s=plan.timeout_s
+                    client.send,
+                    prompts,
+                    parallel=int(level),
+                    requests=requests,
+                    deadline_s=plan.timeout_s,
+                    warmup=warmup,
                 )
+                used = len(records.measured) + len(records.background)
             else:
                 records = await open_loop(
                     client.send,
@@ -78,7 +79,10 @@ async def run_sweep(
                     seed=plan.seed + index,
                     deadline_s=plan.timeout_s,
                 )
-            result = summarise(records, mode=mode, level=level, planned=requests)
+                used = requests
+            result = summarise(
+                records.measured, mode=mode, level=level, planned=requests, background=records.background
+            )
             on_level(result)
             results.append(result)
     return results

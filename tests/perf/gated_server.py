@@ -10,6 +10,7 @@ Non-streamed requests (prompt-length probes) are answered at once and not counte
 
 from __future__ import annotations
 
+import contextlib
 import json
 import threading
 from collections import deque
@@ -129,6 +130,11 @@ def _handler(server: GatedServer) -> type[BaseHTTPRequestHandler]:
                 return
             if not server._arrive(body).wait(timeout=4 * server.wait_s):
                 return  # stopped: nothing to answer
+            # A filler the client cancelled once its measured requests had ended finds the socket closed.
+            with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+                self._answer(usage)
+
+        def _answer(self, usage: dict[str, int]) -> None:
             self.send_response(200)
             self.send_header("Content-Type", "text/event-stream")
             self.send_header("Transfer-Encoding", "chunked")

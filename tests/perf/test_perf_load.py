@@ -29,26 +29,30 @@ FakeOpenAIServer = _load_fake_server()
 
 
 def perf(server_url: str, *args: str, out: Path | None = None) -> tuple[int, dict | None]:
-    argv = ["--api-url", server_url, "--warmup", "0", "--timeout-s", "120", *args]
+    argv = ["--api-url", server_url, "--timeout-s", "120", *args]
+    if "--warmup" not in args:
+        argv += ["--warmup", "0"]
     if out is not None:
         argv += ["--json", str(out)]
     code = main(argv)
     return code, json.loads(out.read_text()) if out is not None and out.exists() else None
 
 
-@pytest.mark.parametrize("parallel", [1, 3, 16])
-def test_closed_loop_keeps_exactly_parallel_requests_in_flight(parallel, tmp_path):
-    requests = 3 * parallel + 2  # not a multiple: the tail drains below `parallel`
-    with GatedServer(target=parallel, total=requests) as server:
+@pytest.mark.parametrize(("parallel", "warmup"), [(1, 0), (3, 3), (16, 5)])
+def test_closed_loop_keeps_exactly_parallel_requests_in_flight(parallel, warmup, tmp_path):
+    requests = 3 * parallel + 2  # not a multiple of parallel: fillers keep the load up to the end
+    with GatedServer(target=parallel, total=10_000) as server:
         code, report = perf(
-            server.url, "--parallel", str(parallel), "--requests", str(requests), out=tmp_path / "p.json"
-        )
+            server.url, "--parallel", str(parallel), "--requests", str(requests), "--warmup", str(warmup),
+            out=tmp_path / "p.json",
+        )  # fmt: skip
     assert code == 0
-    # The server answered a request only while `parallel` were in flight, and never saw more.
+    # The server answered a request only while `parallel` were in flight, and never saw more:
+    # warm-up, measured and filler requests alike.
     assert server.stalls == 0, "the client let the in-flight count fall below --parallel"
     assert server.peak_in_flight == parallel
-    assert server.in_flight_at_answer[: requests - parallel + 1] == [parallel] * (requests - parallel + 1)
-    assert server.in_flight_at_answer[requests - parallel :] == list(range(parallel, 0, -1))
+    assert len(server.in_flight_at_answer) >= warmup + requests
+    assert set(server.in_flight_at_answer) == {parallel}
     level = report["levels"][0]
     assert (level["completed"], level["failed"], level["peak_in_flight"]) == (requests, 0, parallel)
     assert level["mean_output_tokens"] == 3 and level["ttft_s"]["p50"] > 0
@@ -65,7 +69,7 @@ def test_open_loop_sends_on_schedule_without_waiting_for_answers(tmp_path):
 
 
 def test_sweep_runs_every_level_in_order_with_fresh_prompts(tmp_path):
-    with GatedServer(target=1, total=2 + 4 + 3, owned_by="vllm") as server:
+    with GatedServer(target=1, total=10_000, owned_by="vllm") as server:
         # Levels 1 and 2 (closed), then rate 500/s; the gate is 1, so only the order is under test here.
         code, report = perf(
             server.url, "--parallel", "1,2", "--rate", "500", "--requests", "2,4,3", "--max-tokens", "7",
@@ -76,7 +80,7 @@ def test_sweep_runs_every_level_in_order_with_fresh_prompts(tmp_path):
         ("parallel", 1, 2), ("parallel", 2, 4), ("rate", 500, 3),
     ]  # fmt: skip
     prompts = [b["prompt"] for b in server.bodies]
-    assert len(set(prompts)) == 9, "random prompts differ across levels (no prefix-cache shortcut)"
+    assert len(prompts) >= 9 and len(set(prompts)) == len(prompts), "every request has its own prompt"
     assert all(b["ignore_eos"] is True and b["max_tokens"] == 7 and b["stream"] for b in server.bodies)
     assert all("seed" not in b for b in server.bodies), "vLLM on CPU rejects per-request seeds"
     assert report["ignore_eos"] is True and report["model"] == "gated-model"
@@ -93,7 +97,7 @@ def test_measures_ttft_tpot_and_itl_from_the_stream(tmp_path, capsys):
         )  # fmt: skip
         posts = server.generation_requests()
     assert code == 0
-    assert len(posts) == 2 + 8, "two length probes, then the requests"
+    assert len(posts) >= 2 + 8, "two length probes, then the requests (and maybe fillers)"
     assert all("ignore_eos" not in p.body for p in posts), "auto: only vLLM and SGLang get ignore_eos"
     level = report["levels"][0]
     assert (level["completed"], level["failed"], level["peak_in_flight"]) == (8, 0, 4)
@@ -114,7 +118,7 @@ def test_chat_mode_sends_messages_and_skips_the_role_chunk(tmp_path):
         )  # fmt: skip
         posts = server.generation_requests()
     assert code == 0
-    assert [p.path for p in posts] == ["/v1/chat/completions"] * 3
+    assert len(posts) >= 3 and {p.path for p in posts} == {"/v1/chat/completions"}
     assert posts[0].body["messages"][-1]["content"].startswith("What is")
     level = report["levels"][0]
     assert level["mean_output_tokens"] == 4

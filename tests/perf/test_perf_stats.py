@@ -46,6 +46,16 @@ def test_in_flight_peak_and_time_weighted_mean():
     assert in_flight([]) == (0, 0.0)
 
 
+def test_in_flight_over_the_measured_window_counts_warmup_and_fillers():
+    measured = [rec(1, 3), rec(2, 4)]
+    background = [rec(0, 1.5), rec(3.5, 6, error="cancelled")]  # a warm-up, then a cancelled filler
+    result = summarise(measured, mode="parallel", level=2, background=background)
+    assert (result.completed, result.failed, result.wall_s) == (2, 0, 3), "background is not measured"
+    # Over 1..4: 2 in flight for 0.5 s, 1 for 0.5, 2 for 1, 1 for 0.5, 2 for 0.5.
+    assert result.peak_in_flight == 2
+    assert result.mean_in_flight == pytest.approx((1 + 0.5 + 2 + 0.5 + 1) / 3)
+
+
 def test_summarise_derives_ttft_tpot_itl_and_counts_failures_apart():
     records = [
         rec(0.0, 1.1, (0.1, 0.6, 1.1)),  # TTFT 0.1, 3 tokens: TPOT 0.5, gaps 0.5 0.5
