@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -14,11 +13,14 @@ import aiohttp
 
 from evalsuite.engines.base import EngineConfig, EngineError
 from evalsuite.engines.openai import OpenAIEngine
+from evalsuite.options import BY_FLAG
 from evalsuite.perf.load import ServerError, Target
 from evalsuite.perf.prompts import PromptError, dataset_sources, random_sources
 from evalsuite.perf.report import format_table, table_row, to_html, to_json
 from evalsuite.perf.stats import LevelResult
 from evalsuite.perf.sweep import SweepPlan, run_sweep
+from evalsuite.redaction import api_key, redact
+from evalsuite.settings import default_data_dir
 
 MAX_REQUESTS = 10_000
 """Most requests per level."""
@@ -39,6 +41,29 @@ def _numbers(kind: type, low: float) -> Any:
     return parse
 
 
+SHARED_FLAGS = ("--api-url", "--api-key", "--model-name", "--api-mode", "--temperature", "--data-dir")
+"""Options with the same meaning as in an evaluation: declared once, in ``evalsuite.options``."""
+
+
+def add_shared(parser: argparse.ArgumentParser, flag: str) -> None:
+    """Add the evaluation option table's row for ``flag``: its help, default, type, choices and check."""
+    option = BY_FLAG[flag]
+
+    def parse(text: str) -> Any:
+        value = option.type(text) if option.type is not None else text
+        if option.check is not None:
+            try:
+                option.check(value)
+            except ValueError as exc:
+                raise argparse.ArgumentTypeError(f"{text!r}: {exc}") from None
+        return value
+
+    kwargs: dict[str, Any] = {"help": option.help, "default": option.default, "type": parse}
+    if option.choices is not None:
+        kwargs["choices"] = option.choices
+    parser.add_argument(option.flag, *option.aliases, **kwargs)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="evalsuite perf",
@@ -47,60 +72,56 @@ def build_parser() -> argparse.ArgumentParser:
         "latency percentiles and throughput per level.",
     )
     add = parser.add_argument
-    add("--api-url", required=True, help="Base URL of the server, e.g. http://127.0.0.1:8000/v1")
-    add("--model-name", help="Model to query (default: the first one the server lists)")
-    add(
-        "--api-mode",
-        choices=("chat", "completion"),
-        default="completion",
-        help="Endpoint (default: completion)",
-    )
+    for flag in SHARED_FLAGS:
+        add_shared(parser, flag)
     add(
         "--parallel",
         type=_numbers(int, 1),
-        help="Comma-separated concurrency levels, each kept exactly in flight (default: 8 unless --rate)",
+        help="Comma-separated concurrency levels, each kept exactly in flight. Default: 8 unless --rate.",
     )
     add(
         "--rate",
         type=_numbers(float, 1e-3),
-        help="Comma-separated Poisson arrival rates in requests/s (default: none)",
+        help="Comma-separated Poisson arrival rates in requests/s. Default: none.",
     )
     add(
         "--requests",
         type=_numbers(int, 1),
-        help="Requests per level: one number for all, or one per level, parallel levels first "
-        f"(default: 4 x parallel, at least 16; 64 per rate; at most {MAX_REQUESTS})",
+        help="Requests per level: one number for all, or one per level, parallel levels first. "
+        f"Default: 4 x parallel, at least 16; 64 per rate; at most {MAX_REQUESTS}.",
     )
     add(
         "--dataset",
         default="random",
-        help="'random' words, a benchmark name (builtin, gsm8k...) or a JSONL file (default: random)",
+        help="'random' words, a benchmark name (builtin, gsm8k...) or a JSONL file. Default: random.",
     )
-    add("--data-dir", help="Directory of benchmark data files (as pytest's --data-dir)")
     add(
         "--prompt-len",
         type=int,
-        help="Resize each prompt to about this many tokens (default: 256 for random, else as is)",
+        help="Resize each prompt to about this many tokens. Default: 256 for random, else as is.",
     )
-    add("--max-tokens", type=int, default=128, help="Output tokens per request (default: 128)")
+    add("--max-tokens", type=int, default=128, help="Output tokens per request. Default: 128.")
     add(
         "--ignore-eos",
         choices=("auto", "on", "off"),
         default="auto",
-        help="Send ignore_eos so every request generates --max-tokens; auto: when the server is vLLM or SGLang (default: auto)",
+        help="Send ignore_eos so every request generates --max-tokens; auto: when the server is vLLM or SGLang. Default: auto.",
     )
-    add("--temperature", type=float, default=0.0, help="Sampling temperature (default: 0)")
-    add("--seed", type=int, default=0, help="Seed of the random prompts and the arrival times (default: 0)")
+    add("--seed", type=int, default=0, help="Seed of the random prompts and the arrival times. Default: 0.")
     add(
         "--warmup",
         type=int,
         help="Unmeasured requests leading into each --parallel level, sent without a pause before the "
-        "measured ones (default: the level's --parallel)",
+        "measured ones. Default: the level's --parallel.",
     )
-    add("--timeout-s", type=float, default=600.0, help="Deadline of each level in seconds (default: 600)")
-    add("--connect-timeout-s", type=float, default=10.0, help="Wait for the server to answer (default: 10)")
-    add("--json", type=Path, help="Write every level's figures to this JSON file")
-    add("--html", type=Path, help="Write a self-contained HTML report (table, latency-vs-throughput curves)")
+    add("--timeout-s", type=float, default=600.0, help="Deadline of each level in seconds. Default: 600.")
+    add("--connect-timeout-s", type=float, default=10.0, help="Wait for the server to answer. Default: 10.")
+    add("--json", type=Path, help="Write every level's figures to this JSON file. Default: none.")
+    add(
+        "--html",
+        type=Path,
+        help="Write a self-contained HTML report (table, latency-vs-throughput curves). Default: none.",
+    )
     return parser
 
 
@@ -138,7 +159,7 @@ def plan_of(args: argparse.Namespace, parser: argparse.ArgumentParser) -> SweepP
     )
 
 
-def target_of(engine: OpenAIEngine, args: argparse.Namespace) -> Target:
+def target_of(engine: OpenAIEngine, args: argparse.Namespace, key: str | None) -> Target:
     """Endpoint, headers and body fields of every request (no per-request seed: vLLM on CPU rejects it)."""
     body: dict[str, Any] = {
         "model": engine.model_name,
@@ -151,7 +172,6 @@ def target_of(engine: OpenAIEngine, args: argparse.Namespace) -> Target:
         args.ignore_eos == "auto" and engine.card.get("owned_by") in IGNORE_EOS_SERVERS
     ):
         body["ignore_eos"] = True
-    key = os.environ.get("OPENAI_API_KEY")
     return Target(
         base_url=engine.base_url,
         api_mode=args.api_mode,
@@ -165,20 +185,25 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     plan = plan_of(args, parser)
+    key = api_key(args.api_key)
+    if args.api_url is None:
+        parser.error("--api-url is required, e.g. --api-url http://127.0.0.1:8000/v1")
     try:
         if args.dataset == "random":
             # Enough for warm-up and fillers too: every request of the run gets its own prompt.
             sources = random_sources(sum(plan.requests) + 3 * sum(plan.parallel) + 16, seed=args.seed)
         else:
-            sources = dataset_sources(args.dataset, data_dir=args.data_dir, seed=args.seed)
+            data_dir = args.data_dir or default_data_dir(Path.cwd())
+            sources = dataset_sources(args.dataset, data_dir=data_dir, seed=args.seed)
         config = EngineConfig(
             api_url=args.api_url,
             model_name=args.model_name,
             api_mode=args.api_mode,
+            api_key=key,
             options={"connect_timeout_s": args.connect_timeout_s},
         )
         engine = OpenAIEngine(config)  # waits for the server and finds the model; sends nothing itself
-        target = target_of(engine, args)
+        target = target_of(engine, args, key)
     except (EngineError, PromptError) as exc:
         print(f"evalsuite perf: error: {exc}", file=sys.stderr)
         return 2
@@ -194,12 +219,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     try:
         results = asyncio.run(run_sweep(target, sources, plan, progress))
-    except (
-        ServerError,
-        aiohttp.ClientError,
-        asyncio.TimeoutError,
-        ValueError,
-    ) as exc:  # a --prompt-len probe failed
+    except (ServerError, aiohttp.ClientError, asyncio.TimeoutError, ValueError) as exc:
+        # A --prompt-len probe failed: the server refuses these requests, there is nothing to measure.
         print(f"evalsuite perf: error: {type(exc).__name__}: {exc}", file=sys.stderr)
         return 2
     print(format_table(results))
@@ -208,7 +229,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "server": engine.base_url,
         "fingerprint": engine.fingerprint(),
         "ignore_eos": bool(target.body.get("ignore_eos")),
-        "settings": {k: v for k, v in vars(args).items() if k not in ("json", "html")},
+        "settings": redact({k: v for k, v in vars(args).items() if k not in ("json", "html")}),
     }
     for path, text in ((args.json, to_json(results, meta)), (args.html, to_html(results, meta))):
         if path:

@@ -73,6 +73,7 @@ def test_sweep_runs_every_level_in_order_with_fresh_prompts(tmp_path):
         # Levels 1 and 2 (closed), then rate 500/s; the gate is 1, so only the order is under test here.
         code, report = perf(
             server.url, "--parallel", "1,2", "--rate", "500", "--requests", "2,4,3", "--max-tokens", "7",
+            "--api-mode", "completion",
             out=tmp_path / "s.json",
         )  # fmt: skip
     assert code == 0
@@ -150,6 +151,25 @@ def test_http_errors_are_failures_with_their_message(tmp_path):
     assert level["error_samples"][0].startswith("HTTP 500")
 
 
+def test_api_key_is_sent_and_never_written(tmp_path, monkeypatch):
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    monkeypatch.setenv("EVALSUITE_API_KEY", "sk-from-env-0123456789")
+    with FakeOpenAIServer(reply_tokens=2, api_key="sk-from-env-0123456789") as server:
+        code, report = perf(
+            server.url, "--requests", "2", "--parallel", "1", "--prompt-len", "5", out=tmp_path / "k.json"
+        )
+    assert code == 0 and report["levels"][0]["completed"] == 2
+    with FakeOpenAIServer(reply_tokens=2, api_key="sk-explicit-0123456789") as server:
+        code, report = perf(
+            server.url, "--api-key", "sk-explicit-0123456789", "--requests", "1", "--parallel", "1",
+            "--prompt-len", "5", "--html", str(tmp_path / "k.html"), out=tmp_path / "k.json",
+        )  # fmt: skip
+    assert code == 0 and report["levels"][0]["completed"] == 1
+    for written in (tmp_path / "k.json", tmp_path / "k.html"):
+        assert "sk-explicit" not in written.read_text()
+    assert report["settings"]["api_key"] == "***REDACTED***"
+
+
 def test_unreachable_server_exits_2(capsys):
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -166,6 +186,8 @@ def test_unreachable_server_exits_2(capsys):
         (["--parallel", "1,8", "--requests", "1,2,3"], "3 values for 2 levels"),
         (["--parallel", "two"], "comma-separated numbers"),
         (["--prompt-len", "0"], "--prompt-len must be at least 1"),
+        (["--temperature", "-1"], "must be a finite number >= 0"),  # the evaluation table's own check
+        (["--api-mode", "raw"], "invalid choice: 'raw'"),
     ],
 )
 def test_rejects_bad_options(argv, message, capsys):
