@@ -131,13 +131,16 @@ def run_ours(
     url: str, prompts: Path, parallel: int, requests: int, warmup: int, args: argparse.Namespace, out: Path
 ) -> dict:
     cmd = [
-        sys.executable, "-m", "evalsuite.perf", "--api-url", url, "--dataset", str(prompts),
+        sys.executable, "-m", "evalsuite.perf", "--api-url", url, "--api-mode", "completion", "--dataset", str(prompts),
         "--parallel", str(parallel), "--requests", str(requests), "--warmup", str(warmup),
         "--max-tokens", str(args.max_tokens), "--ignore-eos", "on", "--json", str(out),
     ]  # fmt: skip
-    subprocess.run(
-        cmd, check=True, cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)}, capture_output=True
-    )
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    done = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True)
+    if done.returncode not in (0, 1) or not out.exists():  # 1: some requests failed, figures still written
+        raise RuntimeError(
+            f"evalsuite perf failed ({done.returncode}):\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
+        )
     level = json.loads(out.read_text())["levels"][0]
 
     def ms(key: str, field: str = "p50") -> float | None:
