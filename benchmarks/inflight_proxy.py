@@ -27,7 +27,7 @@ class Counter:
         self.reset()
 
     def reset(self) -> None:
-        self.current = self.peak = 0
+        self.current = self.peak = self.requests = 0
         self.area = 0.0
         self.seconds_at: dict[int, float] = {}
         self.first: float | None = None
@@ -45,6 +45,7 @@ class Counter:
 
     def enter(self) -> None:
         self._advance()
+        self.requests += 1
         self.current += 1
         self.peak = max(self.peak, self.current)
 
@@ -56,6 +57,7 @@ class Counter:
         span = self.last - self.first if self.first is not None else 0.0
         return {
             "peak": self.peak,
+            "requests": self.requests,
             "mean": self.area / span if span > 0 else 0.0,
             "span_s": span,
             "seconds_at": {str(k): v for k, v in sorted(self.seconds_at.items())},

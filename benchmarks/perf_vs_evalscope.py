@@ -247,6 +247,7 @@ def main(argv: list[str] | None = None) -> int:
                     "proxy_out_tok_s": runs[1]["out_tok_s"],
                     "proxy_share_at_parallel": at_parallel / counted["span_s"] if counted["span_s"] else 0.0,
                     "proxy_seconds_at": counted["seconds_at"],
+                    "proxy_requests": counted["requests"],
                 }  # fmt: skip
                 rows.append(row)
                 print(
@@ -254,7 +255,8 @@ def main(argv: list[str] | None = None) -> int:
                     f"| {fmt(row['out_tok_s'])} tok/s {fmt(row['req_s'], '.2f')} req/s | TTFT p50 {fmt(row['ttft_ms'])} "
                     f"p99 {fmt(row['ttft_p99_ms'])} ms TPOT {fmt(row['tpot_ms'], '.2f')} ms ITL {fmt(row['itl_ms'], '.2f')} ms "
                     f"latency {fmt(row['latency_ms'])} ms | in flight (proxy) peak {row['proxy_peak']} "
-                    f"mean {row['proxy_mean']:.1f}, {100 * row['proxy_share_at_parallel']:.0f}% of the time at {parallel}",
+                    f"mean {row['proxy_mean']:.1f}, {100 * row['proxy_share_at_parallel']:.0f}% of the time at {parallel}, "
+                    f"{row['proxy_requests']} requests",
                     flush=True,
                 )
         (args.out / "comparison.json").write_text(json.dumps(rows, indent=2, default=str) + "\n")
