@@ -95,10 +95,13 @@ def make_app(upstream: str) -> web.Application:
                 response = web.StreamResponse(
                     status=up.status, headers={k: v for k, v in up.headers.items() if k.lower() not in _HOP}
                 )
-                await response.prepare(request)
-                async for chunk in up.content.iter_any():
-                    await response.write(chunk)
-                await response.write_eof()
+                try:
+                    await response.prepare(request)
+                    async for chunk in up.content.iter_any():
+                        await response.write(chunk)
+                    await response.write_eof()
+                except ConnectionResetError:  # the client hung up (a cancelled request): stop relaying
+                    pass
                 return response
         finally:
             if counted:

@@ -65,8 +65,9 @@ class Target:
         return body
 
 
-Send = Callable[[Prompt, float, float], Awaitable[RequestRecord]]
-"""``send(prompt, origin, until)``: one request timed against ``origin`` (a ``perf_counter``), cut at ``until``."""
+Send = Callable[[Prompt, float, float, list[RequestRecord]], Awaitable[None]]
+"""``send(prompt, origin, until, sink)``: one request timed against ``origin`` (a ``perf_counter``),
+cut at ``until``; its record goes to ``sink``, even when the request is cancelled half-way."""
 
 
 class ServerError(Exception):
@@ -110,12 +111,19 @@ class StreamingClient:
             raise RuntimeError("use StreamingClient as an async context manager")
         return self._session
 
-    async def send(self, prompt: Prompt, origin: float, until: float) -> RequestRecord:
-        """Send ``prompt``; a failure (or passing ``until``) becomes a record with an error, never an exception."""
+    async def send(self, prompt: Prompt, origin: float, until: float, sink: list[RequestRecord]) -> None:
+        """Send ``prompt`` and append its record to ``sink``; a failure is a record with an error, never an exception.
+
+        A cancelled request still leaves its record (the chunks that had arrived), then re-raises.
+        """
         start = time.perf_counter()
         state = _Stream()
         try:
             await asyncio.wait_for(self._stream(prompt, origin, state), timeout=max(0.0, until - start))
+        except asyncio.CancelledError:
+            state.error = "cancelled"
+            sink.append(state.record(start - origin, time.perf_counter() - origin))
+            raise
         except asyncio.TimeoutError:
             state.error = "not finished before the level's deadline (--timeout-s)"
         except aiohttp.ClientError as exc:
@@ -124,14 +132,7 @@ class StreamingClient:
             state.error = f"malformed stream: {type(exc).__name__}: {exc}"
         if state.error is None and state.finish_reason is None:
             state.error = "the stream ended before a finish_reason (connection dropped?)"
-        return RequestRecord(
-            start_s=start - origin,
-            end_s=time.perf_counter() - origin,
-            chunk_times_s=tuple(state.chunk_times),
-            prompt_tokens=int(state.usage.get("prompt_tokens") or 0),
-            output_tokens=int(state.usage.get("completion_tokens") or len(state.chunk_times)),
-            error=state.error,
-        )
+        sink.append(state.record(start - origin, time.perf_counter() - origin))
 
     async def _stream(self, prompt: Prompt, origin: float, state: _Stream) -> None:
         async with self.session.post(self._url, json=self.target.request_body(prompt)) as response:
@@ -181,6 +182,16 @@ class _Stream:
             if choice.get("finish_reason"):
                 self.finish_reason = choice["finish_reason"]
 
+    def record(self, start_s: float, end_s: float) -> RequestRecord:
+        return RequestRecord(
+            start_s=start_s,
+            end_s=end_s,
+            chunk_times_s=tuple(self.chunk_times),
+            prompt_tokens=int(self.usage.get("prompt_tokens") or 0),
+            output_tokens=int(self.usage.get("completion_tokens") or len(self.chunk_times)),
+            error=self.error,
+        )
+
 
 @dataclass(frozen=True)
 class LevelRecords:
@@ -189,7 +200,8 @@ class LevelRecords:
     measured: list[RequestRecord]
     """The requests the level's figures come from."""
     background: list[RequestRecord]
-    """Warm-up requests before them and filler requests after them (their in-flight time counts)."""
+    """Warm-up requests before them and filler requests after them: they count towards the in-flight
+    figures and the throughputs over the measured requests' span, not towards the latencies."""
 
 
 async def closed_loop(
@@ -222,13 +234,7 @@ async def closed_loop(
             if time.perf_counter() >= until or all_measured.is_set():
                 return
             is_measured = warmup <= i < warmup + requests
-            sent_at = time.perf_counter() - origin
-            try:
-                record = await send(prompts[i % len(prompts)], origin, until)
-            except asyncio.CancelledError:  # a filler cut short after the last measured request
-                background.append(RequestRecord(sent_at, time.perf_counter() - origin, error="cancelled"))
-                raise
-            (measured if is_measured else background).append(record)
+            await send(prompts[i % len(prompts)], origin, until, measured if is_measured else background)
             if len(measured) == requests:
                 all_measured.set()
 
@@ -257,12 +263,14 @@ async def open_loop(
     """Send ``requests`` prompts at seeded Poisson arrival times, not waiting for any to finish."""
     origin = time.perf_counter()
     until = origin + deadline_s
-    tasks: list[asyncio.Task[RequestRecord]] = []
+    records: list[RequestRecord] = []
+    tasks: list[asyncio.Task[None]] = []
     for i, offset in enumerate(poisson_offsets(rate, requests, seed)):
         if offset >= deadline_s:
             break
         delay = origin + offset - time.perf_counter()
         if delay > 0:
             await asyncio.sleep(delay)
-        tasks.append(asyncio.ensure_future(send(prompts[i % len(prompts)], origin, until)))
-    return LevelRecords(list(await asyncio.gather(*tasks)), [])
+        tasks.append(asyncio.ensure_future(send(prompts[i % len(prompts)], origin, until, records)))
+    await asyncio.gather(*tasks)
+    return LevelRecords(records, [])

@@ -92,9 +92,11 @@ class LevelResult:
     latency_s: Distribution | None
     """End-to-end latency."""
     request_throughput: float
-    """Completed requests per second of wall time."""
+    """Requests completed per second of wall time (warm-up and fillers that ended within it included)."""
     output_throughput: float
-    """Output tokens of completed requests per second of wall time."""
+    """Output tokens delivered per second of wall time: every token of the completed measured requests,
+    plus the warm-up and filler tokens that arrived within it (so that a closed loop's rate is the
+    server's at exactly ``parallel`` in flight, not diluted by the load that kept it there)."""
     mean_prompt_tokens: float
     """Mean prompt length of completed requests, as the server counted it."""
     mean_output_tokens: float
@@ -143,6 +145,28 @@ def in_flight(
     return peak, area / (high - low) if high > low else float(peak)
 
 
+def _background_within(
+    background: Sequence[RequestRecord], window: tuple[float, float] | None, ok: Sequence[RequestRecord]
+) -> tuple[int, float]:
+    """Requests completed, and output tokens delivered, by ``background`` within ``window``.
+
+    A request's tokens are its chunks within the window times its tokens per chunk (servers may
+    put several tokens in a chunk); unfinished ones take the measured requests' tokens per chunk.
+    """
+    if window is None:
+        return 0, 0.0
+    low, high = window
+    chunks = sum(len(r.chunk_times_s) for r in ok)
+    per_chunk = sum(r.output_tokens for r in ok) / chunks if chunks else 1.0
+    done, tokens = 0, 0.0
+    for r in background:
+        inside = sum(1 for t in r.chunk_times_s if low <= t <= high)
+        ratio = r.output_tokens / len(r.chunk_times_s) if r.ok and r.chunk_times_s else per_chunk
+        tokens += inside * ratio
+        done += r.ok and low <= r.end_s <= high
+    return done, tokens
+
+
 def summarise(
     records: Sequence[RequestRecord],
     *,
@@ -154,7 +178,8 @@ def summarise(
     """Aggregate the records of one level into a ``LevelResult``.
 
     ``planned``: requests meant to be measured; ``background``: the level's warm-up and filler
-    requests, which count towards the in-flight figures over the measured requests' span.
+    requests, which count towards the in-flight figures and the throughputs over the measured
+    requests' span (first start to last end), never towards the latencies.
     """
     ok = [r for r in records if r.ok]
     failed = [r for r in records if not r.ok]
@@ -169,6 +194,7 @@ def summarise(
     output_tokens = sum(r.output_tokens for r in ok)
     window = (min(r.start_s for r in records), max(r.end_s for r in records)) if records else None
     peak, mean = in_flight([*records, *background], window)
+    extra_done, extra_tokens = _background_within(background, window, ok)
     return LevelResult(
         mode=mode,
         level=level,
@@ -180,8 +206,8 @@ def summarise(
         tpot_s=Distribution.of(tpots),
         itl_s=Distribution.of(gaps),
         latency_s=Distribution.of([r.latency_s for r in ok]),
-        request_throughput=len(ok) / wall_s if wall_s > 0 else 0.0,
-        output_throughput=output_tokens / wall_s if wall_s > 0 else 0.0,
+        request_throughput=(len(ok) + extra_done) / wall_s if wall_s > 0 else 0.0,
+        output_throughput=(output_tokens + extra_tokens) / wall_s if wall_s > 0 else 0.0,
         mean_prompt_tokens=sum(r.prompt_tokens for r in ok) / len(ok) if ok else 0.0,
         mean_output_tokens=output_tokens / len(ok) if ok else 0.0,
         peak_in_flight=peak,

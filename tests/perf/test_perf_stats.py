@@ -46,14 +46,21 @@ def test_in_flight_peak_and_time_weighted_mean():
     assert in_flight([]) == (0, 0.0)
 
 
-def test_in_flight_over_the_measured_window_counts_warmup_and_fillers():
-    measured = [rec(1, 3), rec(2, 4)]
-    background = [rec(0, 1.5), rec(3.5, 6, error="cancelled")]  # a warm-up, then a cancelled filler
+def test_warmup_and_fillers_count_towards_in_flight_and_throughput_within_the_window():
+    measured = [rec(1, 3, (1.5, 2, 3), out=6), rec(2, 4, (3, 4), out=4)]  # 2 tokens per chunk
+    background = [
+        rec(0, 1.5, (0.5, 1.2)),  # a warm-up: one of its 2 chunks and its end fall in the window
+        rec(3.5, 6, (3.8, 4.5), error="cancelled"),  # a filler cut short: one chunk in the window
+    ]
     result = summarise(measured, mode="parallel", level=2, background=background)
     assert (result.completed, result.failed, result.wall_s) == (2, 0, 3), "background is not measured"
+    assert (result.mean_output_tokens, result.latency_s.p50) == (5, 2), "nor in the latencies"
     # Over 1..4: 2 in flight for 0.5 s, 1 for 0.5, 2 for 1, 1 for 0.5, 2 for 0.5.
     assert result.peak_in_flight == 2
     assert result.mean_in_flight == pytest.approx((1 + 0.5 + 2 + 0.5 + 1) / 3)
+    assert result.request_throughput == pytest.approx((2 + 1) / 3), "the warm-up ended in the window"
+    # 10 measured tokens + 1 warm-up token + 1 filler chunk at the measured 2 tokens per chunk.
+    assert result.output_throughput == pytest.approx((10 + 1 + 2) / 3)
 
 
 def test_summarise_derives_ttft_tpot_itl_and_counts_failures_apart():
