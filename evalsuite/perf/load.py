@@ -239,11 +239,12 @@ async def closed_loop(
                 all_measured.set()
 
     workers = [asyncio.ensure_future(worker()) for _ in range(parallel)]
+    everyone = asyncio.gather(*workers)
     finished = asyncio.ensure_future(all_measured.wait())
-    await asyncio.wait([finished, asyncio.gather(*workers)], return_when=asyncio.FIRST_COMPLETED)
+    await asyncio.wait([finished, everyone], return_when=asyncio.FIRST_COMPLETED)
     for task in (*workers, finished):
         task.cancel()
-    await asyncio.gather(*workers, finished, return_exceptions=True)
+    await asyncio.gather(everyone, finished, return_exceptions=True)
     return LevelRecords(measured, background)
 
 

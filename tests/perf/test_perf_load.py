@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import socket
+import subprocess
 import sys
 from pathlib import Path
 
@@ -109,6 +110,18 @@ def test_measures_ttft_tpot_and_itl_from_the_stream(tmp_path, capsys):
     assert level["latency_s"]["p50"] >= first_token + (tokens - 1) * per_token
     assert "TTFT p50" in capsys.readouterr().out
     assert "<svg" in (tmp_path / "p.html").read_text()
+
+
+def test_module_entry_point_ends_quietly_after_cancelling_fillers(tmp_path):
+    with FakeOpenAIServer(reply_tokens=4, token_delay_s=0.01) as server:
+        done = subprocess.run(
+            [sys.executable, "-m", "evalsuite.perf", "--api-url", server.url, "--parallel", "4",
+             "--requests", "6", "--prompt-len", "8"],
+            capture_output=True, text=True, timeout=120, cwd=Path(__file__).resolve().parents[2],
+        )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert "6 sent" in done.stdout
+    assert done.stderr == "", "no asyncio warnings about cancelled requests"
 
 
 def test_chat_mode_sends_messages_and_skips_the_role_chunk(tmp_path):
