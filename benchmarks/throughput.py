@@ -39,10 +39,8 @@ def raw_vllm(model: str, max_tokens: int) -> dict[str, float]:
     from evalsuite.engines.vllm import VLLMEngine
 
     engine = VLLMEngine(EngineConfig(model=model))  # same engine kwargs as the suite
-    prompts = [
-        {"prompt_token_ids": engine.checkpoint.encode(engine.render(i.messages))}
-        for i in load_benchmark("builtin").items
-    ]
+    prompts = [{"prompt_token_ids": engine.checkpoint.encode(engine.render(i.messages))}
+               for i in load_benchmark("builtin").items]
     t0 = time.perf_counter()
     engine.load()
     load_s = time.perf_counter() - t0
@@ -53,13 +51,8 @@ def raw_vllm(model: str, max_tokens: int) -> dict[str, float]:
     seconds = time.perf_counter() - t0
     tokens = sum(len(o.outputs[0].token_ids) for o in outs)
     engine.close()
-    return {
-        "requests": len(prompts),
-        "tokens": tokens,
-        "seconds": seconds,
-        "tok_s": tokens / seconds,
-        "load_s": load_s,
-    }
+    return {"requests": len(prompts), "tokens": tokens, "seconds": seconds, "tok_s": tokens / seconds,
+            "load_s": load_s}
 
 
 def leader_only(model: str, max_tokens: int) -> dict[str, float]:
@@ -73,55 +66,23 @@ def leader_only(model: str, max_tokens: int) -> dict[str, float]:
 
     engine = VLLMEngine(EngineConfig(model=model))
     with tempfile.TemporaryDirectory() as tmp:
-        leader = GenerationLeader(
-            engine,
-            CompletionCache(Path(tmp) / "c.sqlite"),
-            run_id="bench",
-            sampling=SamplingConfig(max_tokens=max_tokens),
-            samples=1,
-            use_cache=False,
-        )
+        leader = GenerationLeader(engine, CompletionCache(Path(tmp) / "c.sqlite"), run_id="bench",
+                                  sampling=SamplingConfig(max_tokens=max_tokens), samples=1, use_cache=False)
         leader.start(list(load_benchmark("builtin").items))
         leader.join()
     engine.close()
     stats = leader.stats
     assert stats is not None
-    return {
-        "requests": stats.generated,
-        "tokens": stats.output_tokens,
-        "seconds": stats.seconds,
-        "tok_s": stats.tokens_per_second,
-        "load_s": stats.load_seconds,
-    }
+    return {"requests": stats.generated, "tokens": stats.output_tokens, "seconds": stats.seconds,
+            "tok_s": stats.tokens_per_second, "load_s": stats.load_seconds}
 
 
 def suite(model: str, max_tokens: int, workers: int, schedule: str) -> dict[str, float]:
     with tempfile.TemporaryDirectory() as tmp:
-        cmd = [
-            sys.executable,
-            "-m",
-            "pytest",
-            "-n",
-            str(workers),
-            "--model",
-            model,
-            "--engine",
-            "vllm",
-            "--max-tokens",
-            str(max_tokens),
-            "--no-cache",
-            "--report-dir",
-            tmp,
-            "--run-id",
-            "bench",
-            "--verify-schedule",
-            schedule,
-            "-q",
-            "-p",
-            "no:cacheprovider",
-            "--cache-dir",
-            tmp,
-        ]
+        cmd = [sys.executable, "-m", "pytest", "-n", str(workers), "--model", model, "--engine", "vllm",
+               "--max-tokens", str(max_tokens), "--no-cache", "--report-dir", tmp, "--run-id", "bench",
+               "--verify-schedule", schedule,
+               "-q", "-p", "no:cacheprovider", "--cache-dir", tmp]
         t0 = time.perf_counter()
         proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
         wall = time.perf_counter() - t0
@@ -131,15 +92,9 @@ def suite(model: str, max_tokens: int, workers: int, schedule: str) -> dict[str,
             raise SystemExit("suite run wrote no run.json")
         gen = json.loads(run_json.read_text())["meta"]["generation"]
         summary = json.loads((Path(tmp) / "bench" / "summary.json").read_text())["summary"]
-    return {
-        "requests": gen["generated"],
-        "tokens": gen["output_tokens"],
-        "seconds": gen["seconds"],
-        "tok_s": gen["tokens_per_second"],
-        "load_s": gen["load_seconds"],
-        "wall_s": wall,
-        "score": summary["benchmarks"]["builtin"]["overall"]["metrics"]["avg@n"]["value"],
-    }
+    return {"requests": gen["generated"], "tokens": gen["output_tokens"], "seconds": gen["seconds"],
+            "tok_s": gen["tokens_per_second"], "load_s": gen["load_seconds"], "wall_s": wall,
+            "score": summary["benchmarks"]["builtin"]["overall"]["metrics"]["avg@n"]["value"]}
 
 
 def _child(name: str, model: str, max_tokens: int) -> dict[str, float]:
@@ -154,23 +109,14 @@ def _child(name: str, model: str, max_tokens: int) -> dict[str, float]:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", default=str(ROOT / "fixtures/models/tiny-r1"))
     parser.add_argument("--max-tokens", type=int, default=256)
     parser.add_argument("--workers", type=int, default=8)
-    parser.add_argument(
-        "--schedules",
-        default="auto,stream",
-        help="--verify-schedule values to run the suite with (comma-separated). Default: auto,stream.",
-    )
-    parser.add_argument(
-        "--repeat",
-        type=int,
-        default=1,
-        help="Rounds of every measurement, interleaved; medians are printed. Default: 1.",
-    )
+    parser.add_argument("--schedules", default="auto,stream",
+                        help="--verify-schedule values to run the suite with (comma-separated). Default: auto,stream.")
+    parser.add_argument("--repeat", type=int, default=1,
+                        help="Rounds of every measurement, interleaved; medians are printed. Default: 1.")
     parser.add_argument("--measure", choices=("raw", "leader"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     os.environ.setdefault("VLLM_CPU_KVCACHE_SPACE", "1")
@@ -187,23 +133,17 @@ def main() -> int:
             r["ratio"] = r["tok_s"] / rows["raw"]["tok_s"]
         rounds.append(rows)
     print(f"{args.repeat} round(s); medians, ratio range in brackets")
-    print(
-        f"{'':14} {'requests':>8} {'tokens':>8} {'gen s':>7} {'tok/s':>7} {'ratio':>6} {'[min-max]':>12} "
-        f"{'load s':>7} {'wall s':>7} {'score':>6}"
-    )
+    print(f"{'':14} {'requests':>8} {'tokens':>8} {'gen s':>7} {'tok/s':>7} {'ratio':>6} {'[min-max]':>12} "
+          f"{'load s':>7} {'wall s':>7} {'score':>6}")
     for name in rounds[0]:
         r = {k: statistics.median(x[name][k] for x in rounds) for k in rounds[0][name]}
         ratios = [x[name]["ratio"] for x in rounds]
         wall = f"{r['wall_s']:>7.1f}" if "wall_s" in r else f"{'':>7}"
         score = f"{r['score']:>6.3f}" if "score" in r else ""
-        print(
-            f"{name:14} {r['requests']:>8.0f} {r['tokens']:>8.0f} {r['seconds']:>7.2f} {r['tok_s']:>7.0f} "
-            f"{r['ratio']:>6.3f} {f'[{min(ratios):.2f}-{max(ratios):.2f}]':>12} {r['load_s']:>7.1f} {wall} {score}"
-        )
-    print(
-        f"ratio = tok/s / raw tok/s of the same round (generation alone; target >= 0.95 for the suite under "
-        f"-n {args.workers}); wall s = the whole pytest run (start-up, load, generation, verification, reports)"
-    )
+        print(f"{name:14} {r['requests']:>8.0f} {r['tokens']:>8.0f} {r['seconds']:>7.2f} {r['tok_s']:>7.0f} "
+              f"{r['ratio']:>6.3f} {f'[{min(ratios):.2f}-{max(ratios):.2f}]':>12} {r['load_s']:>7.1f} {wall} {score}")
+    print(f"ratio = tok/s / raw tok/s of the same round (generation alone; target >= 0.95 for the suite under "
+          f"-n {args.workers}); wall s = the whole pytest run (start-up, load, generation, verification, reports)")
     return 0
 
 

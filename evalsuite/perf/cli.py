@@ -41,7 +41,7 @@ def _numbers(kind: type, low: float) -> Any:
     return parse
 
 
-SHARED_FLAGS = ("--api-url", "--api-key", "--model-name", "--api-mode", "--temperature", "--data-dir")
+SHARED_FLAGS = ("--api-key", "--model-name", "--api-mode", "--temperature", "--data-dir", "--wait-for-server")
 """Options with the same meaning as in an evaluation: declared once, in ``evalsuite.options``."""
 
 
@@ -72,6 +72,10 @@ def build_parser() -> argparse.ArgumentParser:
         "latency percentiles and throughput per level.",
     )
     add = parser.add_argument
+    add(
+        "--api-url",
+        help="Base URL of the one OpenAI-compatible server to measure (e.g. http://127.0.0.1:8000/v1). Required.",
+    )
     for flag in SHARED_FLAGS:
         add_shared(parser, flag)
     add(
@@ -115,7 +119,6 @@ def build_parser() -> argparse.ArgumentParser:
         "measured ones. Default: the level's --parallel.",
     )
     add("--timeout-s", type=float, default=600.0, help="Deadline of each level in seconds. Default: 600.")
-    add("--connect-timeout-s", type=float, default=10.0, help="Wait for the server to answer. Default: 10.")
     add("--json", type=Path, help="Write every level's figures to this JSON file. Default: none.")
     add(
         "--html",
@@ -188,6 +191,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     key = api_key(args.api_key)
     if args.api_url is None:
         parser.error("--api-url is required, e.g. --api-url http://127.0.0.1:8000/v1")
+    if "," in args.api_url:
+        parser.error(f"--api-url {args.api_url}: perf measures one endpoint; run it once per server")
     try:
         if args.dataset == "random":
             # Enough for warm-up and fillers too: every request of the run gets its own prompt.
@@ -200,7 +205,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             model_name=args.model_name,
             api_mode=args.api_mode,
             api_key=key,
-            options={"connect_timeout_s": args.connect_timeout_s},
+            options={"wait_for_server_s": 10.0 if args.wait_for_server is None else args.wait_for_server},
         )
         engine = OpenAIEngine(config)  # waits for the server and finds the model; sends nothing itself
         target = target_of(engine, args, key)

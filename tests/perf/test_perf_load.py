@@ -187,7 +187,7 @@ def test_unreachable_server_exits_2(capsys):
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    assert main(["--api-url", f"http://127.0.0.1:{port}/v1", "--connect-timeout-s", "0.3"]) == 2
+    assert main(["--api-url", f"http://127.0.0.1:{port}/v1", "--wait-for-server", "0.3"]) == 2
     assert "server unreachable" in capsys.readouterr().err
 
 
@@ -201,10 +201,12 @@ def test_unreachable_server_exits_2(capsys):
         (["--prompt-len", "0"], "--prompt-len must be at least 1"),
         (["--temperature", "-1"], "must be a finite number >= 0"),  # the evaluation table's own check
         (["--api-mode", "raw"], "invalid choice: 'raw'"),
+        (["--wait-for-server", "-1"], "must be a finite number >= 0"),
+        (["--api-url", "http://127.0.0.1:1/v1,http://127.0.0.1:2/v1"], "perf measures one endpoint"),
     ],
 )
 def test_rejects_bad_options(argv, message, capsys):
     with pytest.raises(SystemExit) as info:
-        main(["--api-url", "http://127.0.0.1:1/v1", *argv])
+        main(["--api-url", "http://127.0.0.1:1/v1", *argv])  # a later --api-url replaces this one
     assert info.value.code == 2
     assert message in capsys.readouterr().err
