@@ -12,7 +12,7 @@ import re
 from collections.abc import Sequence
 
 from evalsuite.types import Item
-from evalsuite.verify.base import Verdict, answer_regions, register_verifier
+from evalsuite.verify.base import Verdict, answer_regions, no_answer, register_verifier
 from evalsuite.verify.math import last_boxed
 
 LETTERS = "ABCDEFGHIJ"
@@ -116,7 +116,7 @@ def verify_choice(
             if letters:
                 same = letters[0] == gold
                 return Verdict(same, letters[0], "equivalent" if same else "not equivalent")
-    return Verdict(False, None, "truncated" if truncated else "no answer found")
+    return no_answer(output, truncated=truncated)
 
 
 @register_verifier("choice")

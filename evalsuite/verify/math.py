@@ -13,7 +13,7 @@ from decimal import Decimal, InvalidOperation
 from fractions import Fraction
 
 from evalsuite.types import Item
-from evalsuite.verify.base import Verdict, answer_regions, register_verifier
+from evalsuite.verify.base import Verdict, answer_regions, no_answer, register_verifier
 from evalsuite.verify.timeout import DEFAULT_TIMEOUT_S, VerifierCrash, VerifierTimeout, pool_for
 
 _BOX_COMMANDS = ("\\boxed", "\\fbox")
@@ -32,8 +32,9 @@ def _braced(text: str, open_index: int) -> str | None:
     return None
 
 
-def last_boxed(text: str) -> str | None:
-    """Content of the last complete ``\\boxed{...}`` / ``\\fbox{...}`` (or ``\\boxed 5``) in ``text``."""
+def _boxes(text: str) -> list[str]:
+    """Contents of every complete ``\\boxed{...}`` / ``\\fbox{...}`` (or ``\\boxed 5``), last first."""
+    found = []
     for m in sorted(
         (m for c in _BOX_COMMANDS for m in re.finditer(re.escape(c) + r"(?![a-zA-Z])", text)),
         key=lambda m: m.start(),
@@ -45,11 +46,23 @@ def last_boxed(text: str) -> str | None:
         if rest < len(text) and text[rest] == "{":
             content = _braced(text, rest)
             if content is not None:
-                return content
+                found.append(content)
         elif rest > m.end():  # "\boxed 5": the argument runs to the next space or "$"
             token = re.match(r"[^\s$]+", text[rest:])
             if token:
-                return token.group(0)
+                found.append(token.group(0))
+    return found
+
+
+def last_boxed(text: str, *, skip_empty: bool = False) -> str | None:
+    """Content of the last complete ``\\boxed{...}`` / ``\\fbox{...}`` (or ``\\boxed 5``) in ``text``.
+
+    With ``skip_empty``, a box with nothing in it (``\\boxed{}`` copied from the instruction) is
+    passed over for the one before it.
+    """
+    for content in _boxes(text):
+        if content.strip() or not skip_empty:
+            return content
     return None
 
 
@@ -61,9 +74,30 @@ _ANSWER_PHRASE = re.compile(
 )
 _MATH_SPAN = re.compile(r"\$\$(.+?)\$\$|\$(.+?)\$|\\\((.+?)\\\)|\\\[(.+?)\\\]", re.DOTALL)
 _TRAILING_NOISE = re.compile(r"(?:\s*I hope it is correct\.?|\s*\*+|[.;,\s])+$", re.IGNORECASE)
+# ", which is odd", ", since ...": a clause after the stated answer, not part of it.
+_CLAUSE = re.compile(r",\s+(?:which|since|because|so|as|that|meaning|therefore|thus|where|and\s+so)\b.*$")
+_EMPTY_BOX = re.compile(r"\\(?:boxed|fbox)\s*\{\s*\}")
+# A plain "=" (not part of <=, >=, !=, :=, ==, \leq ...).
+_EQUALS = re.compile(r"(?<![<>!:=\\])=(?!=)")
+_NUMBER_IN_TEXT = re.compile(r"-?\d[\d,]*(?:\.\d+)?")
 
 
-def _after_phrase(text: str) -> str | None:
+def _value_of_calculation(answer: str) -> str:
+    """ "9 * 9 = 81" -> "81": the value after the last "=" when what precedes it is arithmetic.
+
+    An equation with a variable ("x = 5", "y = 2x + 3") is kept whole: it may be the answer itself,
+    and the comparison reads an equation against a value by its right-hand side.
+    """
+    parts = _EQUALS.split(answer)
+    if len(parts) < 2 or not parts[-1].strip():
+        return answer
+    left = re.sub(r"\\[a-zA-Z]+", "", "=".join(parts[:-1]))
+    if re.search(r"[a-zA-Z]", left):
+        return answer
+    return parts[-1].strip()
+
+
+def _after_phrase(text: str, *, last_equation: bool = False) -> str | None:
     """The answer stated after the last "the answer is"/"Final Answer:"/"####" in ``text``."""
     matches = list(_ANSWER_PHRASE.finditer(text))
     for m in reversed(matches):
@@ -73,43 +107,59 @@ def _after_phrase(text: str) -> str | None:
             line = next(g for g in inner.groups() if g is not None)
         else:
             line = re.split(r"\.(?:\s|$)", line, maxsplit=1)[0]  # end of sentence, not a decimal point
-        line = _TRAILING_NOISE.sub("", line.strip().strip("*")).strip()
+        line = _TRAILING_NOISE.sub("", _CLAUSE.sub("", line).strip().strip("*")).strip()
+        if line and last_equation:
+            line = _value_of_calculation(line)
         if line:
             return line
     return None
 
 
-def stated_answer(region: str) -> str | None:
-    """The answer a text explicitly states: the last ``\\boxed{}``, else the last "answer is"."""
-    boxed = last_boxed(region)
-    return boxed if boxed is not None else _after_phrase(region)
+def stated_answer(region: str, *, strict_format: bool = False) -> str | None:
+    """The answer a text explicitly states: the last ``\\boxed{}``, else the last "answer is".
+
+    By default an empty ``\\boxed{}`` is passed over and "the answer is 9 * 9 = 81" states 81. With
+    ``strict_format`` the last box counts even when empty (no answer) and a phrase is taken whole.
+    """
+    boxed = last_boxed(region, skip_empty=not strict_format)
+    if boxed is not None:
+        return boxed
+    if strict_format:
+        return _after_phrase(region)
+    return _after_phrase(_EMPTY_BOX.sub("", region), last_equation=True)
 
 
-def _answer_in(region: str, *, allow_fallback: bool) -> str | None:
-    stated = stated_answer(region)
-    if stated is not None:
-        return stated
-    if allow_fallback:  # a final line such as "So she makes $18 every day."
-        lines = [ln for ln in region.strip().splitlines() if ln.strip()]
-        if lines:
-            spans = _MATH_SPAN.findall(lines[-1])
-            if spans:
-                return next(g for g in spans[-1] if g)
-            numbers = re.findall(r"-?\d[\d,]*(?:\.\d+)?", lines[-1])
-            if numbers:
-                return numbers[-1].rstrip(",")
+def _last_value(region: str) -> str | None:
+    """The last number or math expression of the final answer region (its last line that has one).
+
+    As the flexible extraction of lm-eval and math-verify's unanchored patterns do: a final line
+    such as "So she makes $18 every day." or "3 + 4 = 7" followed by an empty ``\\boxed{}``.
+    """
+    for line in reversed(_EMPTY_BOX.sub("", region).splitlines()):
+        spans = [next(g for g in span if g) for span in _MATH_SPAN.findall(line)]
+        spans = [s for s in spans if s.strip()]
+        if spans:
+            return _value_of_calculation(spans[-1].strip())
+        numbers = _NUMBER_IN_TEXT.findall(line)
+        if numbers:
+            return numbers[-1].rstrip(",")
     return None
 
 
-def extract_answer(output: str, *, truncated: bool = False) -> str | None:
+def extract_answer(output: str, *, truncated: bool = False, strict_format: bool = False) -> str | None:
     """The final answer stated in a model response, or None.
 
-    The text after ``</think>`` is searched first; the thinking is only searched for an explicit
-    ``\\boxed``/"answer is" when nothing follows it. A response still inside an unclosed ``<think>``
-    when it was truncated has no final answer. The last-number fallback is not used on truncated text.
+    Regions: the text after ``</think>`` first; the thinking only for an explicit statement when
+    nothing follows it; an output inside an unclosed ``<think>`` has none (``answer_regions``).
+    In a region, the fallback order of the published harnesses (math-verify, lm-eval's flexible
+    extraction): a non-empty ``\\boxed{}``, then an explicit answer phrase, then the last number
+    or expression of the final answer region (not on truncated text: a cut-off line is no answer).
+    ``strict_format`` enforces the instruction's format: a box or an answer phrase, nothing guessed.
     """
-    for k, region in enumerate(answer_regions(output, truncated=truncated)):
-        answer = _answer_in(region, allow_fallback=k == 0 and not truncated)
+    for k, region in enumerate(answer_regions(output)):
+        answer = stated_answer(region, strict_format=strict_format)
+        if answer is None and k == 0 and not truncated and not strict_format:
+            answer = _last_value(region)
         if answer is not None:
             return answer
     return None
@@ -243,7 +293,12 @@ def _imaginary_unit(parsed: list) -> list:
 
 
 def verify_math(
-    output: str, gold: object, *, truncated: bool = False, timeout_s: float = DEFAULT_TIMEOUT_S
+    output: str,
+    gold: object,
+    *,
+    truncated: bool = False,
+    strict_format: bool = False,
+    timeout_s: float = DEFAULT_TIMEOUT_S,
 ) -> Verdict:
     """Judge a full model response against a gold answer (MATH-500, AIME, GSM8K conventions).
 
@@ -251,15 +306,18 @@ def verify_math(
         output: The response, with or without ``<think>...</think>``.
         gold: The reference answer: LaTeX (``\\frac{1}{2}``), an AIME integer (``"025"``), a GSM8K
             answer (``"... #### 1,234"``) or a solution containing ``\\boxed{}``.
-        truncated: The generation hit max_tokens; without a final answer the verdict is "truncated".
+        truncated: The generation hit max_tokens; without a final answer the verdict is "truncated"
+            (as it is for an unclosed ``<think>``, whatever the finish reason).
+        strict_format: Accept only an answer in the format the instruction asked for (the last
+            ``\\boxed{}``, or an "answer is" statement taken whole); see ``extract_answer``.
         timeout_s: Hard limit for the symbolic comparison, enforced from any thread.
 
     Returns:
         A ``Verdict``; reason "timeout" or "verifier error" come with ``error`` set.
     """
-    extracted = extract_answer(output, truncated=truncated)
+    extracted = extract_answer(output, truncated=truncated, strict_format=strict_format)
     if extracted is None:
-        return Verdict(False, None, "truncated" if truncated else "no answer found")
+        return no_answer(output, truncated=truncated)
     pred, ref = normalize(extracted), normalize(gold_answer(gold))
     if not pred:
         return Verdict(False, extracted, "no answer found")
@@ -279,7 +337,12 @@ def verify_math(
 
 @register_verifier("math")
 def math_item_verifier(output: str, item: Item, *, truncated: bool = False) -> Verdict:
-    """Item verifier "math": ``item.gold`` is the answer; ``item.meta["timeout_s"]`` overrides the limit."""
+    """Item verifier "math": ``item.gold`` is the answer; ``item.meta`` may set ``timeout_s`` (the
+    comparison's limit) and ``strict_format`` (see ``verify_math``)."""
     return verify_math(
-        output, item.gold, truncated=truncated, timeout_s=float(item.meta.get("timeout_s", DEFAULT_TIMEOUT_S))
+        output,
+        item.gold,
+        truncated=truncated,
+        strict_format=bool(item.meta.get("strict_format", False)),
+        timeout_s=float(item.meta.get("timeout_s", DEFAULT_TIMEOUT_S)),
     )

@@ -18,7 +18,7 @@ from typing import Any, Protocol
 
 from evalsuite.registry import Registry
 from evalsuite.types import Item
-from evalsuite.verify.base import Verdict, answer_regions, register_verifier
+from evalsuite.verify.base import Verdict, answer_regions, no_answer, register_verifier
 from evalsuite.verify.math import last_boxed, normalize, stated_answer
 
 
@@ -195,12 +195,12 @@ def verify_puzzle(
         that raises gives reason "checker error" with ``error`` set.
     """
     check = get_checker(checker) if isinstance(checker, str) else checker
-    if truncated and not answer_regions(output, truncated=True):
-        return Verdict(False, None, "truncated", score=0.0)
+    if not answer_regions(output):
+        return no_answer(output, truncated=truncated, score=0.0)
     try:
         extracted = check.extract_output(output)
         if extracted is None:
-            return Verdict(False, None, "truncated" if truncated else "no answer found", score=0.0)
+            return no_answer(output, truncated=truncated, score=0.0)
         score = float(check.verify_score(extracted, identity))
     except Exception as e:  # a broken checker is an infrastructure error, not a wrong answer
         return Verdict(False, None, "checker error", score=0.0, error=f"{type(e).__name__}: {e}")

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from evalsuite.types import Item
-from evalsuite.verify.base import Verdict, answer_regions, register_verifier
+from evalsuite.verify.base import Verdict, answer_regions, no_answer, register_verifier
 from evalsuite.verify.math import stated_answer
 
 Method = Literal["exact", "f1", "embedding", "bertscore"]
@@ -156,7 +156,7 @@ def verify_text(
     limit = DEFAULT_THRESHOLDS[method] if threshold is None else threshold
     answer = final_text(output, truncated=truncated)
     if answer is None:
-        return Verdict(False, None, "truncated" if truncated else "no answer found", score=0.0)
+        return no_answer(output, truncated=truncated, score=0.0)
     if method == "exact":
         score = float(normalize_text(answer) == normalize_text(reference))
     elif method == "f1":

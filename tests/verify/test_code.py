@@ -222,7 +222,7 @@ def test_extract_code(output: str, expected: str | None) -> None:
 def test_truncated_inside_thinking_has_no_program() -> None:
     draft = "<think>\n```python\nprint('draft')\n```\nwait, but"
     assert extract_code(draft, truncated=True) is None
-    assert extract_code(draft) == "print('draft')\n"  # not truncated: an unclosed think is plain text
+    assert extract_code(draft) is None  # an unclosed think has no final answer, whatever the finish reason
     assert verify_code(draft, ADD, truncated=True).reason == "truncated"
 
 
