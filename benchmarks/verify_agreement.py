@@ -2,7 +2,9 @@
 
 For every problem: its reference ``solution`` verified against its own ``answer`` (should be
 correct: target >= 99%) and against the answer of another problem with a different answer (should
-be wrong: target <= 0.5%). The same pairs go through the math-verify library used directly (its
+be wrong: target <= 0.5%). Each in three forms of the text: as written (``boxed``), with the last
+``\\boxed{X}`` replaced by ``X`` (``plain``: the answer only in prose, as models often leave it),
+and ``plain`` followed by an empty ``\\boxed{}`` copied from the instruction (``empty-box``). The same pairs go through the math-verify library used directly (its
 documented ``parse``/``verify``, main thread, its own signal timeouts) to report agreement, and both
 are timed. Also the per-call overhead of the worker process that enforces the hard time limit.
 
@@ -36,6 +38,26 @@ def other_index(rows: list[dict], i: int) -> int:
     raise ValueError("every answer is the same")
 
 
+def unboxed(solution: str) -> str:
+    """The solution with its last ``\\boxed{X}`` written as plain ``X``."""
+    start = solution.rfind("\\boxed{")
+    if start < 0:
+        return solution
+    depth = 0
+    for j in range(start + len("\\boxed"), len(solution)):
+        depth += {"{": 1, "}": -1}.get(solution[j], 0)
+        if depth == 0:
+            return solution[:start] + solution[start + len("\\boxed{") : j] + solution[j + 1 :]
+    return solution
+
+
+FORMS = {
+    "boxed": lambda s: s,
+    "plain": unboxed,
+    "empty-box": lambda s: unboxed(s) + "\n\nPut your final answer within \\boxed{}.",
+}
+
+
 def library_verdict(solution: str, answer: str) -> bool:
     """math-verify as its README uses it."""
     from math_verify import parse, verify
@@ -54,8 +76,13 @@ def main() -> int:
         print(f"no data at {args.data}; pass --data", file=sys.stderr)
         return 2
     rows = [json.loads(line) for line in args.data.open()]
-    pairs = [(r["solution"], r["answer"], "own", i) for i, r in enumerate(rows)]
-    pairs += [(r["solution"], rows[other_index(rows, i)]["answer"], "other", i) for i, r in enumerate(rows)]
+    pairs = []
+    for form, rewrite in FORMS.items():
+        pairs += [(rewrite(r["solution"]), r["answer"], f"{form}/own", i) for i, r in enumerate(rows)]
+        pairs += [
+            (rewrite(r["solution"]), rows[other_index(rows, i)]["answer"], f"{form}/other", i)
+            for i, r in enumerate(rows)
+        ]
 
     pool = pool_for(["evalsuite.verify.math"])
     t0 = time.perf_counter()
@@ -83,20 +110,20 @@ def main() -> int:
         compare_answers("x+1", "1+x")
     inline_call_s = (time.perf_counter() - t0) / n_calls
 
-    for kind in ("own", "other"):
+    for kind in dict.fromkeys(p[2] for p in pairs):
         idx = [k for k, p in enumerate(pairs) if p[2] == kind]
         n_correct = sum(ours[k].correct for k in idx)
         n_lib = sum(lib[k] for k in idx)
         agree = sum(ours[k].correct == lib[k] for k in idx)
         errors = sum(ours[k].error is not None for k in idx)
-        target = ">= 99%" if kind == "own" else "<= 0.5%"
+        target = ">= 99%" if kind.endswith("/own") else "<= 0.5%"
         print(
-            f"solution vs {kind:5s} answer: evalsuite {n_correct}/{len(idx)} correct "
+            f"solution ({kind.split('/')[0]}) vs {kind.split('/')[1]:5s} answer: evalsuite {n_correct}/{len(idx)} correct "
             f"({100 * n_correct / len(idx):.1f}%, target {target}), errors {errors}; "
             f"math-verify {n_lib}/{len(idx)} ({100 * n_lib / len(idx):.1f}%); "
             f"agreement {100 * agree / len(idx):.1f}%"
         )
-        bad = [k for k in idx if ours[k].correct != (kind == "own")]
+        bad = [k for k in idx if ours[k].correct != kind.endswith("/own")]
         for k in bad[: args.show]:
             sol, ans, _, i = pairs[k]
             v = ours[k]

@@ -129,20 +129,33 @@ def stated_answer(region: str, *, strict_format: bool = False) -> str | None:
     return _after_phrase(_EMPTY_BOX.sub("", region), last_equation=True)
 
 
-def _last_value(region: str) -> str | None:
-    """The last number or math expression of the final answer region (its last line that has one).
+_DISPLAY_ENV = r"\\begin\{(?:align|equation|gather|eqnarray|multline)\*?\}(.+?)\\end\{(?:align|equation|gather|eqnarray|multline)\*?\}"
+_VALUE = re.compile(rf"{_DISPLAY_ENV}|{_MATH_SPAN.pattern}|(-?\d[\d,]*(?:\.\d+)?)", re.DOTALL)
+_ASY = re.compile(r"\[asy\].*?\[/asy\]", re.DOTALL)
 
-    As the flexible extraction of lm-eval and math-verify's unanchored patterns do: a final line
-    such as "So she makes $18 every day." or "3 + 4 = 7" followed by an empty ``\\boxed{}``.
+
+def _last_value(region: str) -> str | None:
+    """The last number or math expression of the final answer region, as the flexible extraction
+    of lm-eval and math-verify's unanchored patterns take it.
+
+    A final line such as "So she makes $18 every day.", or "3 + 4 = 7" followed by an empty
+    ``\\boxed{}``; of an expression or display block, the value after its last "=" (math-verify's
+    last-equation rule). Asymptote drawings are not text.
     """
-    for line in reversed(_EMPTY_BOX.sub("", region).splitlines()):
-        spans = [next(g for g in span if g) for span in _MATH_SPAN.findall(line)]
-        spans = [s for s in spans if s.strip()]
-        if spans:
-            return _value_of_calculation(spans[-1].strip())
-        numbers = _NUMBER_IN_TEXT.findall(line)
-        if numbers:
-            return numbers[-1].rstrip(",")
+    found = [m for m in _VALUE.finditer(_ASY.sub("", _EMPTY_BOX.sub("", region))) if m.group(0).strip("$")]
+    for m in reversed(found):
+        value = next(g for g in m.groups() if g is not None).strip()
+        if m.lastindex == len(m.groups()):  # a bare number in prose
+            return value.rstrip(",")
+        if re.search(r"[A-Za-z]{3,}", re.sub(r"\\[a-zA-Z]+(?:\{[^{}]*\})?", "", value)):
+            # Prose between two currency signs ("paid $5 and got $3 back"), not math: its last number.
+            numbers = _NUMBER_IN_TEXT.findall(value)
+            if numbers:
+                return numbers[-1].rstrip(",")
+            continue
+        value = re.sub(r"(?:\\\\|&|[.,;\s])+$", "", _EQUALS.split(value)[-1]).replace("&", "").strip()
+        if value:
+            return value
     return None
 
 
