@@ -20,7 +20,7 @@ import math
 import statistics
 from collections import Counter
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -91,11 +91,18 @@ class Breakdown:
     lengths: LengthStats
     """Output-length statistics."""
     truncated: int
-    """Valid samples that stopped on max_tokens (``finish_reason == "length"``)."""
+    """Valid samples cut off before their final answer (``SampleResult.truncated``): counted as
+    incorrect in ``metrics``."""
     truncation_rate: float
     """``truncated`` over valid samples (0 when there are none)."""
     errors: ErrorStats
     """Infrastructure errors."""
+    length_stopped: int = 0
+    """Valid samples that stopped on max_tokens (``finish_reason == "length"``), with or without an answer."""
+    truncated_items: int = 0
+    """Items whose valid samples were all truncated (``ItemResult.truncated``)."""
+    excluding_truncated: Mapping[str, Estimate] = field(default_factory=dict)
+    """The metrics with truncated samples left out (an item with nothing else leaves the denominator)."""
 
 
 @dataclass(frozen=True)
@@ -284,6 +291,16 @@ def metric_names(ks: Sequence[int]) -> tuple[str, ...]:
     return ("avg@n", *(f"pass@{k}" for k in ks), "maj@n", "any_correct")
 
 
+def _metrics(items: Sequence[ItemResult], ks: Sequence[int], confidence: float) -> dict[str, Estimate]:
+    metrics: dict[str, Estimate] = {}
+    for name in metric_names(ks):
+        values = [v for it in items if (v := item_value(it, name)) is not None]
+        est = estimate_mean(values, confidence)
+        if est is not None:
+            metrics[name] = est
+    return metrics
+
+
 def breakdown(
     items: Sequence[ItemResult], *, ks: Sequence[int] = (1,), confidence: float = 0.95
 ) -> Breakdown:
@@ -291,14 +308,9 @@ def breakdown(
 
     A pass@k metric is absent when no item has k valid samples; it is computed over the items that do.
     """
-    metrics: dict[str, Estimate] = {}
-    for name in metric_names(ks):
-        values = [v for it in items if (v := item_value(it, name)) is not None]
-        est = estimate_mean(values, confidence)
-        if est is not None:
-            metrics[name] = est
+    metrics = _metrics(items, ks, confidence)
     valid = [s for it in items for s in valid_samples(it)]
-    truncated = sum(1 for s in valid if s.finish_reason == "length")
+    truncated = sum(1 for s in valid if s.truncated)
     return Breakdown(
         n_items=len(items),
         n_samples=sum(len(it.samples) for it in items),
@@ -307,7 +319,16 @@ def breakdown(
         truncated=truncated,
         truncation_rate=truncated / len(valid) if valid else 0.0,
         errors=error_stats(items),
+        length_stopped=sum(1 for s in valid if s.finish_reason == "length"),
+        truncated_items=sum(1 for it in items if it.truncated),
+        excluding_truncated=_metrics(without_truncated(items), ks, confidence) if truncated else metrics,
     )
+
+
+def without_truncated(items: Sequence[ItemResult]) -> list[ItemResult]:
+    """The items with their truncated samples removed (items left with no sample dropped)."""
+    kept = [replace(it, samples=tuple(s for s in it.samples if not s.truncated)) for it in items]
+    return [it for it in kept if it.samples]
 
 
 def summarize(items: Sequence[ItemResult], *, ks: Sequence[int] = (1,), confidence: float = 0.95) -> Summary:

@@ -115,6 +115,12 @@ class Completion:
     """What went wrong, when ``finish_reason == "error"``."""
 
 
+TRUNCATED = "truncated"
+"""``reason`` of a sample cut off before its final answer: an unclosed ``<think>``, or no answer in an
+output that hit the token limit. Metrics count such a sample as incorrect and also report the score
+without it."""
+
+
 @dataclass(frozen=True)
 class SampleResult:
     """The verdict on one sample of one item."""
@@ -137,6 +143,11 @@ class SampleResult:
     """Generated tokens."""
     error: str | None = None
     """Infrastructure error (engine or verifier), counted apart from wrong answers."""
+
+    @property
+    def truncated(self) -> bool:
+        """The output was cut off before its final answer (reason ``TRUNCATED``, no infrastructure error)."""
+        return self.reason == TRUNCATED and not self.error
 
 
 @dataclass(frozen=True)
@@ -170,6 +181,29 @@ class ItemResult:
     @property
     def errored(self) -> bool:
         return any(s.error for s in self.samples)
+
+    @property
+    def truncated(self) -> bool:
+        """Every sample without infrastructure error was cut off before its answer (so none is correct).
+
+        Such an item is reported apart from wrong ones (pytest: "truncated at N tokens").
+        """
+        valid = [s for s in self.samples if not s.error]
+        return bool(valid) and all(s.truncated for s in valid)
+
+    @property
+    def truncated_at(self) -> int:
+        """The most generated tokens among the item's truncated samples (0 when none is truncated)."""
+        return max((s.output_tokens for s in self.samples if s.truncated), default=0)
+
+
+def truncation_reason(result: ItemResult) -> str | None:
+    """Why an item counts as truncated, for pytest's xfail-like outcome; None when it does not."""
+    if not result.truncated:
+        return None
+    if any(s.finish_reason == "length" for s in result.samples if s.truncated):
+        return f"truncated at {result.truncated_at} tokens"
+    return f"truncated at {result.truncated_at} tokens (unclosed <think>)"
 
 
 def item_result_from_dict(d: Mapping[str, Any]) -> ItemResult:

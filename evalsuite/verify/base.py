@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from evalsuite.registry import Registry
-from evalsuite.types import Item
+from evalsuite.types import TRUNCATED, Item
 
 
 @dataclass(frozen=True)
@@ -36,11 +36,6 @@ class Verdict:
     def truncated(self) -> bool:
         """The output was cut off before it stated a final answer (reason ``TRUNCATED``)."""
         return self.reason == TRUNCATED
-
-
-TRUNCATED = "truncated"
-"""The reason of a verdict on an output cut off before its final answer: an unclosed ``<think>``, or
-no answer in an output that hit the token limit."""
 
 
 class ItemVerifier(Protocol):
