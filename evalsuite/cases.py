@@ -67,7 +67,7 @@ class Cases:
             raise
 
     def evaluate(self, item: Item, completions: list[Completion]) -> ItemResult:
-        return evaluate_item(item, self._prompt(item), completions)
+        return evaluate_item(item, self._prompt(item), completions, strict_format=self.settings.strict_format)
 
     def _prompt(self, item: Item) -> str:
         """The rendered prompt as the leader planned it; the plain messages if it is not known."""

@@ -163,6 +163,27 @@ def check_min_score(
     return results
 
 
+def check_max_truncation(summary: Summary, max_rate: float) -> list[GateResult]:
+    """One gate per benchmark: its share of truncated samples must not exceed ``max_rate``.
+
+    A truncated sample was cut off before its final answer; many of them mean the token limit,
+    not the model, decided the score (raise ``--max-tokens``).
+    """
+    results = []
+    for bench, summ in summary.benchmarks.items():
+        o = summ.overall
+        ok = o.truncation_rate <= max_rate
+        msg = (
+            f"{bench}: truncated {o.truncated} samples ({o.truncation_rate:.1%}) "
+            f"{'<=' if ok else '>'} max {max_rate:.1%}"
+        )
+        if not ok:
+            msg += "; raise --max-tokens or --max-truncation"
+        details = {"truncated": o.truncated, "rate": o.truncation_rate, "max": max_rate}
+        results.append(GateResult(f"max-truncation:{bench}", ok, msg, details))
+    return results
+
+
 def _by_id(items: Sequence[ItemResult], benchmark: str) -> dict[str, ItemResult]:
     return {it.item_id: it for it in items if it.benchmark == benchmark}
 

@@ -100,6 +100,11 @@ def _non_negative(value: float) -> None:
         raise ValueError("must be a finite number >= 0")
 
 
+def _fraction(value: float) -> None:
+    if not 0 <= value <= 1:
+        raise ValueError("must be a fraction in [0, 1], e.g. 0.05 for 5%")
+
+
 def parse_pass_k(spec: str) -> tuple[int, ...]:
     """``"1,8,16"`` → ``(1, 8, 16)``."""
     try:
@@ -222,6 +227,7 @@ OPTIONS: tuple[Option, ...] = (
     Option("--data", "selection", "A custom JSONL file evaluated as benchmark 'custom'. Default: none.", load_key="data"),
     Option("--verifier", "selection", "Verifier for --data: math, choice, code, exact, text. Default: math.", default="math", load_key="verifier"),
     Option("--fields", "selection", "Field mapping for --data, e.g. prompt=question,gold=answer. Default: prompt,gold,id.", load_key="fields"),
+    Option("--strict-format", "selection", "Accept only answers in the format the prompt asks for: the last \\boxed{} (an empty one is no answer) or an 'answer is' statement, nothing guessed. Default: off (math-verify's and lm-eval's fallback order: a non-empty box, an answer phrase, the last value of the final answer).", default=False, flag_only=True),
     Option("--verify-schedule", "selection", "When tests verify: 'stream' as each item's completions land, 'after' once the whole plan is generated (the engine keeps every core), 'auto' = after when the engine computes on this machine's CPUs, else stream. Default: auto.", default="auto", choices=SCHEDULES),
     Option("--worker-nice", "selection", "Niceness added to xdist workers so verification yields CPU to generation. Default: 10.", default=10, type=int, check=at_least(0)),
     # cache and reports
@@ -236,6 +242,7 @@ OPTIONS: tuple[Option, ...] = (
     Option("--min-score", "gates", "Thresholds, BENCHMARK=SCORE,... Default: none."),  # parsed by settings (gates)
     Option("--baseline", "gates", "Earlier run directory to compare with, item by item. Default: none."),
     Option("--max-drop", "gates", "Largest tolerated drop vs --baseline. Default: 0.02.", default=0.02, type=float, check=_non_negative),
+    Option("--max-truncation", "gates", "Largest tolerated share of truncated samples per benchmark (cut off before a final answer), in [0, 1]; a run above it fails. Default: none (off).", type=float, check=_fraction),
     Option("--alpha", "gates", "Significance level of the regression test. Default: 0.05.", default=0.05, type=float, check=_probability),
     # --strict is pytest's own option (strict markers etc.); we also read it: plain pytest exit status.
     Option("--regression", "gates", "Compare each item's verdict with its syrupy snapshot. Default: off.", default=False, flag_only=True),

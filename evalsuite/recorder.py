@@ -115,6 +115,8 @@ class Recorder:
             gates += _gates.check_min_score(self.summary, g.min_score, g.metric)
         if g.baseline is not None:
             gates += _gates.check_baseline(record, g.baseline, max_drop=g.max_drop, alpha=g.alpha, metric=g.metric)
+        if g.max_truncation is not None:
+            gates += _gates.check_max_truncation(self.summary, g.max_truncation)
         self.gates = gates
         self.written = write_reports(self.report_dir, record, self.summary, gates, baseline=g.baseline)
         return self._exit_status(exitstatus, record)
@@ -174,7 +176,9 @@ def summary_lines(summary: Any) -> list[str]:
         for metric, est in bench.metrics.items():
             parts.append(f"{metric} {est.value:.3f} [{est.ci_low:.3f}, {est.ci_high:.3f}]")
         o = bench.overall
-        extra = f"  mean len {o.lengths.mean:.0f} tok, truncated {o.truncation_rate:.1%}"
+        extra = f"  mean len {o.lengths.mean:.0f} tok, truncated {o.truncated}/{o.n_samples - o.errors.samples} samples ({o.truncation_rate:.1%})"
+        if o.truncated and "avg@n" in o.excluding_truncated:
+            extra += f", avg@n excluding truncated {o.excluding_truncated['avg@n'].value:.3f}"
         if o.errors.samples:
             extra += f", {o.errors.samples} errored samples"
         lines.append(f"{name}: n={o.n_items} " + "  ".join(parts) + extra)

@@ -32,7 +32,12 @@ def verify_completion(item: Item, completion: Completion) -> Verdict:
         return Verdict(False, None, "verifier crashed", error=f"{type(exc).__name__}: {exc}")
 
 
-def evaluate_item(item: Item, prompt: str, completions: Sequence[Completion]) -> ItemResult:
+def evaluate_item(
+    item: Item, prompt: str, completions: Sequence[Completion], *, strict_format: bool = False
+) -> ItemResult:
+    """Verify every completion of ``item``; ``strict_format`` reaches the verifier as ``item.meta``."""
+    if strict_format:
+        item = dataclasses.replace(item, meta={**item.meta, "strict_format": True})
     samples = []
     for index, completion in enumerate(completions):
         verdict = verify_completion(item, completion)

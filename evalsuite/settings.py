@@ -76,6 +76,8 @@ class GateSettings:
     """Plain pytest exit status (every wrong item fails the session)."""
     regression: bool
     """Compare verdicts with syrupy snapshots (a flip fails the session)."""
+    max_truncation: float | None = None
+    """Largest tolerated share of truncated samples per benchmark; None: no truncation gate."""
 
 
 @dataclass(frozen=True)
@@ -125,6 +127,8 @@ class Settings:
     """The plain option values as given (secrets redacted), for ``eval_args.json``."""
     verbose: int = 0
     """pytest's verbosity: above 0 the engine's own logs stay on the terminal."""
+    strict_format: bool = False
+    """Verifiers accept only the answer format the prompt asks for (``--strict-format``)."""
     protocol: _protocols.Applied | None = None
     """The ``--protocol`` preset as applied (values in effect, overrides); None without one."""
     samples_by_benchmark: Mapping[str, int] = dataclasses.field(default_factory=dict)
@@ -259,6 +263,7 @@ def resolve(config: pytest.Config) -> Settings:
         samples_by_benchmark=samples_by_benchmark,
         max_tokens_given=max_tokens_given,
         notes=tuple(notes),
+        strict_format=bool(opt("es_strict_format")),
     )
 
 
@@ -430,6 +435,7 @@ def _gates(opt: Callable[[str], Any], selection: Selection, samples: int, *, str
         alpha=float(opt("es_alpha")),
         strict=strict,
         regression=bool(opt("es_regression")),
+        max_truncation=opt("es_max_truncation"),
     )
 
 

@@ -1,7 +1,9 @@
 """``junit.xml``: one testcase per item, so CI dashboards show per-item verdicts and suite metrics.
 
 An item whose valid samples are all wrong gets a ``<failure>``; an item whose samples all errored
-(engine or verifier failure) gets an ``<error>`` instead, matching how metrics exclude it.
+(engine or verifier failure) gets an ``<error>`` instead, matching how metrics exclude it; an item
+whose samples were all cut off before their answer gets ``<skipped type="Truncated">``, as pytest
+reports it (xfail "truncated at N tokens").
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from typing import Any
 
 from evalsuite.metrics import Summary, majority_answer, valid_samples
 from evalsuite.redaction import redact
-from evalsuite.types import ItemResult, RunRecord
+from evalsuite.types import ItemResult, RunRecord, truncation_reason
 
 # XML 1.0 forbids most control characters; model outputs contain them.
 _XML_ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
@@ -42,10 +44,13 @@ def _flat_scalars(meta: Mapping[str, Any], prefix: str = "", depth: int = 0) -> 
 
 
 def item_status(item: ItemResult) -> str:
-    """``correct`` (a valid sample is correct), ``wrong`` or ``error`` (every sample errored)."""
+    """``correct`` (a valid sample is correct), ``wrong``, ``truncated`` (every valid sample was cut
+    off before its answer) or ``error`` (every sample errored)."""
     valid = valid_samples(item)
     if not valid:
         return "error"
+    if item.truncated:
+        return "truncated"
     return "correct" if any(s.correct for s in valid) else "wrong"
 
 
@@ -80,6 +85,8 @@ def _testcase(suite: ET.Element, it: ItemResult) -> str:
             type="InfrastructureError",
         )
         el.text = _clean("\n".join(f"sample {s.index}: {s.error}" for s in errors))
+    elif status == "truncated":
+        ET.SubElement(case, "skipped", type="Truncated", message=_clean(truncation_reason(it)))
     elif status == "wrong" and first is not None:
         el = ET.SubElement(
             case,
@@ -110,6 +117,9 @@ def write_junit(path: Path, run: RunRecord, summary: Summary) -> Path:
                 _prop(props, f"metric.{name}", f"{est.value:.4f}")
                 _prop(props, f"metric.{name}.ci", f"{est.ci_low:.4f}-{est.ci_high:.4f}")
             _prop(props, "truncation_rate", f"{bs.overall.truncation_rate:.4f}")
+            _prop(props, "truncated_samples", bs.overall.truncated)
+            for name, est in bs.overall.excluding_truncated.items():
+                _prop(props, f"metric.{name}.excluding_truncated", f"{est.value:.4f}")
             _prop(props, "error_samples", bs.overall.errors.samples)
         _prop(props, "run_id", run.run_id)
         for key, value in meta:
@@ -118,9 +128,16 @@ def write_junit(path: Path, run: RunRecord, summary: Summary) -> Path:
         suite.set("tests", str(len(items)))
         suite.set("failures", str(counts["wrong"]))
         suite.set("errors", str(counts["error"]))
-        suite.set("skipped", "0")
-        totals.update({"tests": len(items), "failures": counts["wrong"], "errors": counts["error"]})
-    for key in ("tests", "failures", "errors"):
+        suite.set("skipped", str(counts["truncated"]))
+        totals.update(
+            {
+                "tests": len(items),
+                "failures": counts["wrong"],
+                "errors": counts["error"],
+                "skipped": counts["truncated"],
+            }
+        )
+    for key in ("tests", "failures", "errors", "skipped"):
         root.set(key, str(totals[key]))
     ET.indent(root)
     ET.ElementTree(root).write(path, encoding="utf-8", xml_declaration=True)

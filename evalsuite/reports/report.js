@@ -268,7 +268,7 @@
   function itemsCard() {
     const search = el("input", { type: "search", id: "search", placeholder: "Search id, prompt, output, answer…" });
     const bench = select([["", "all benchmarks"], ...benches.map((b) => [b, b])], () => draw(true), "filter-bench");
-    const opts = [["", "all statuses"], ["correct", "correct"], ["wrong", "wrong"], ["error", "error"]];
+    const opts = [["", "all statuses"], ["correct", "correct"], ["wrong", "wrong"], ["truncated", "truncated"], ["error", "error"]];
     if (BASE) opts.push(["down", "correct → wrong"], ["up", "wrong → correct"]);
     const status = select(opts, () => draw(true), "filter-status");
     const count = el("span", { class: "count", id: "item-count" });
@@ -320,7 +320,7 @@
       class: i === idx ? "active" : "", onclick: () => onTab(i),
       text: `#${x.i} ${x.err ? "⚠" : x.ok ? "✓" : "✗"}` })));
     if (!s) return el("div", {}, el("h4", { text: title }), el("p", { class: "muted", text: "No samples." }));
-    const kv = [["status", s.err ? "error" : s.ok ? "correct" : "wrong"], ["extracted", s.ex === null ? "∅ (no answer found)" : s.ex],
+    const kv = [["status", s.err ? "error" : s.ok ? "correct" : s.reason === "truncated" ? "truncated" : "wrong"], ["extracted", s.ex === null ? "∅ (no answer found)" : s.ex],
       ["score", fmt(s.sc)], ["reason", s.reason], ["finish", s.fin], ["tokens", s.tok]];
     if (s.err) kv.push(["error", s.err]);
     return el("div", { class: "side" }, el("h4", { text: `${title} · sample ${s.i}` }), tabs,
