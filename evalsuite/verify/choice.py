@@ -74,7 +74,8 @@ def _statements(region: str) -> list[tuple[int, str]]:
     if boxed is not None:
         found.append((region.rfind("\\boxed"), boxed))
     for m in _PHRASE.finditer(region):
-        found.append((m.start(), region[m.end() :].split("\n", 1)[0]))
+        end = region.find("\n", m.end())  # not a split of the rest: quadratic over many phrases
+        found.append((m.start(), region[m.end() : end if end >= 0 else len(region)]))
     lines = [(m.start(), m.group(0)) for m in re.finditer(r"[^\n]+", region) if m.group(0).strip()]
     if lines:
         pos, last = lines[-1]

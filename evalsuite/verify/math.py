@@ -9,6 +9,7 @@ math-verify's own ``signal.alarm`` timeout does not work outside the main thread
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from decimal import Decimal, InvalidOperation
 from fractions import Fraction
 
@@ -19,39 +20,42 @@ from evalsuite.verify.timeout import DEFAULT_TIMEOUT_S, VerifierCrash, VerifierT
 _BOX_COMMANDS = ("\\boxed", "\\fbox")
 
 
-def _braced(text: str, open_index: int) -> str | None:
-    """Content of the brace group opening at ``text[open_index] == "{"`` (nesting respected)."""
-    depth = 0
-    for j in range(open_index, len(text)):
-        if text[j] == "{":
-            depth += 1
-        elif text[j] == "}":
-            depth -= 1
-            if depth == 0:
-                return text[open_index + 1 : j]
-    return None
+def _closing_braces(text: str) -> dict[int, int]:
+    """Index of each ``{`` -> index of the ``}`` that closes it (unclosed ones absent).
+
+    One pass over the braces: scanning forward from every ``\\boxed{`` instead is quadratic,
+    minutes on a response that opens thousands of boxes and closes none.
+    """
+    closing: dict[int, int] = {}
+    opened: list[int] = []
+    for m in re.finditer(r"[{}]", text):
+        if m.group(0) == "{":
+            opened.append(m.start())
+        elif opened:
+            closing[opened.pop()] = m.start()
+    return closing
 
 
-def _boxes(text: str) -> list[str]:
+def _boxes(text: str) -> Iterator[str]:
     """Contents of every complete ``\\boxed{...}`` / ``\\fbox{...}`` (or ``\\boxed 5``), last first."""
-    found = []
-    for m in sorted(
+    starts = sorted(
         (m for c in _BOX_COMMANDS for m in re.finditer(re.escape(c) + r"(?![a-zA-Z])", text)),
         key=lambda m: m.start(),
         reverse=True,
-    ):
+    )
+    closing: dict[int, int] | None = None
+    for m in starts:
         rest = m.end()
         while rest < len(text) and text[rest] == " ":
             rest += 1
         if rest < len(text) and text[rest] == "{":
-            content = _braced(text, rest)
-            if content is not None:
-                found.append(content)
+            closing = _closing_braces(text) if closing is None else closing
+            if rest in closing:
+                yield text[rest + 1 : closing[rest]]
         elif rest > m.end():  # "\boxed 5": the argument runs to the next space or "$"
-            token = re.match(r"[^\s$]+", text[rest:])
+            token = re.match(r"[^\s$]+", text[rest : rest + 1000])
             if token:
-                found.append(token.group(0))
-    return found
+                yield token.group(0)
 
 
 def last_boxed(text: str, *, skip_empty: bool = False) -> str | None:
@@ -101,7 +105,8 @@ def _after_phrase(text: str, *, last_equation: bool = False) -> str | None:
     """The answer stated after the last "the answer is"/"Final Answer:"/"####" in ``text``."""
     matches = list(_ANSWER_PHRASE.finditer(text))
     for m in reversed(matches):
-        line = text[m.end() :].lstrip(" *:").split("\n", 1)[0]
+        end = text.find("\n", m.end())
+        line = text[m.end() : end if end >= 0 else len(text)].lstrip(" *:")
         inner = _MATH_SPAN.search(line)
         if inner:
             line = next(g for g in inner.groups() if g is not None)
