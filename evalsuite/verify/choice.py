@@ -12,8 +12,8 @@ import re
 from collections.abc import Sequence
 
 from evalsuite.types import Item
+from evalsuite.verify.answer import last_boxed
 from evalsuite.verify.base import Verdict, answer_regions, no_answer, register_verifier
-from evalsuite.verify.math import last_boxed
 
 LETTERS = "ABCDEFGHIJ"
 
@@ -26,6 +26,7 @@ _FILLER = re.compile(
     r"^(?:(?:therefore|thus|so|then|clearly|definitely|the|correct|final|best|answer|option|choice|letter|is|:|-)\s*)+",
     re.IGNORECASE,
 )
+_STATEMENT_CHARS = 300  # an answer statement is short; longer lines are cut for it
 _LETTER = r"\(?\[?([A-J])\]?\)?"
 _SEPARATOR = r"\s*(?:,|and|or|&|/|\+)\s*"
 
@@ -74,8 +75,9 @@ def _statements(region: str) -> list[tuple[int, str]]:
     if boxed is not None:
         found.append((region.rfind("\\boxed"), boxed))
     for m in _PHRASE.finditer(region):
-        end = region.find("\n", m.end())  # not a split of the rest: quadratic over many phrases
-        found.append((m.start(), region[m.end() : end if end >= 0 else len(region)]))
+        # The rest of the line, at most _STATEMENT_CHARS: a whole-line copy per phrase is quadratic.
+        end = region.find("\n", m.end(), m.end() + _STATEMENT_CHARS)
+        found.append((m.start(), region[m.end() : end if end >= 0 else m.end() + _STATEMENT_CHARS]))
     lines = [(m.start(), m.group(0)) for m in re.finditer(r"[^\n]+", region) if m.group(0).strip()]
     if lines:
         pos, last = lines[-1]

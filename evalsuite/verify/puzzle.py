@@ -18,8 +18,9 @@ from typing import Any, Protocol
 
 from evalsuite.registry import Registry
 from evalsuite.types import Item
+from evalsuite.verify.answer import last_boxed, stated_answer
 from evalsuite.verify.base import Verdict, answer_regions, no_answer, register_verifier
-from evalsuite.verify.math import last_boxed, normalize, stated_answer
+from evalsuite.verify.math import normalize
 
 
 class PuzzleChecker(Protocol):

@@ -18,8 +18,8 @@ from pathlib import Path
 from typing import Any, Literal
 
 from evalsuite.types import Item
+from evalsuite.verify.answer import stated_answer
 from evalsuite.verify.base import Verdict, answer_regions, no_answer, register_verifier
-from evalsuite.verify.math import stated_answer
 
 Method = Literal["exact", "f1", "embedding", "bertscore"]
 
@@ -27,10 +27,12 @@ DEFAULT_THRESHOLDS: dict[str, float] = {"exact": 1.0, "f1": 0.5, "embedding": 0.
 """Score at or above which an output is correct, per method (override with ``threshold``)."""
 
 
+_NO_PUNCTUATION = str.maketrans("", "", string.punctuation)
+
+
 def normalize_text(text: str) -> str:
     """SQuAD normalisation: lower case, punctuation and articles removed, whitespace collapsed."""
-    text = text.lower()
-    text = "".join(ch for ch in text if ch not in set(string.punctuation))
+    text = text.lower().translate(_NO_PUNCTUATION)
     text = re.sub(r"\b(a|an|the)\b", " ", text)
     return " ".join(text.split())
 

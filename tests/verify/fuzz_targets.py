@@ -52,7 +52,8 @@ def gold_of(output: str, gold: str) -> dict[str, Any]:
     """``verify_math`` with an arbitrary gold as well (the gold goes through the normaliser too)."""
     from evalsuite.verify.math import verify_math
 
-    return dataclasses.asdict(verify_math(output, gold, timeout_s=2.0))
+    v = verify_math(output, gold, timeout_s=2.0)
+    return {**dataclasses.asdict(v), "value": v.value, "truncated": v.truncated}
 
 
 def checker_extract(name: str, output: str) -> str | None:

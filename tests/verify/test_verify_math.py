@@ -10,7 +10,8 @@ import pytest
 
 from evalsuite.types import Item, Message
 from evalsuite.verify import Verdict, verifiers, verify_math
-from evalsuite.verify.math import extract_answer, gold_answer, last_boxed, normalize
+from evalsuite.verify.answer import extract_answer, gold_answer, last_boxed
+from evalsuite.verify.math import normalize
 
 CASES = Path(__file__).parent / "cases"
 

@@ -127,17 +127,16 @@ ATOMS = st.sampled_from(
 )
 
 latex = st.recursive(
-    ATOMS | st.text(max_size=12),
+    ATOMS,
     lambda inner: st.one_of(
         inner.map(lambda a: "{" + a + "}"),
         st.tuples(inner, inner).map(lambda ab: f"\\frac{{{ab[0]}}}{{{ab[1]}}}"),
         inner.map(lambda a: f"\\boxed{{{a}}}"),
         inner.map(lambda a: f"${a}$"),
-        inner.map(lambda a: f"\\sqrt{{{a}}}"),
         st.tuples(inner, inner).map(lambda ab: f"{ab[0]}^{{{ab[1]}}}"),
-        st.lists(inner, max_size=8).map("".join),
+        st.lists(inner, max_size=6).map("".join),
     ),
-    max_leaves=80,
+    max_leaves=30,
 )
 
 
@@ -156,7 +155,7 @@ def _huge(parts: tuple[str, int, str]) -> str:
 
 
 huge = st.tuples(
-    latex.filter(lambda s: 0 < len(s) < 200),
+    st.lists(ATOMS, min_size=1, max_size=6).map("".join),
     st.integers(min_value=500, max_value=20_000),
     st.sampled_from(["repeat", "nest", "frac", "open", "think"]),
 ).map(_huge)
@@ -164,7 +163,7 @@ huge = st.tuples(
 surrogate_text = st.binary(max_size=200).map(lambda b: b.decode("utf-8", "surrogateescape"))
 
 outputs = st.one_of(
-    st.text(),
+    st.text(max_size=300),
     surrogate_text,
     latex,
     huge,
@@ -213,9 +212,9 @@ def _shown(args: tuple[object, ...]) -> str:
 # --- extractors and normalisers -------------------------------------------------------------------
 
 TEXT_FUNCTIONS = {
-    "math.extract_answer": ("evalsuite.verify.math:extract_answer", (str, type(None))),
-    "math.last_boxed": ("evalsuite.verify.math:last_boxed", (str, type(None))),
-    "math.gold_answer": ("evalsuite.verify.math:gold_answer", (str,)),
+    "answer.extract_answer": ("evalsuite.verify.answer:extract_answer", (str, type(None))),
+    "answer.last_boxed": ("evalsuite.verify.answer:last_boxed", (str, type(None))),
+    "answer.gold_answer": ("evalsuite.verify.answer:gold_answer", (str,)),
     "math.normalize": ("evalsuite.verify.math:normalize", (str,)),
     "choice.letters_in": ("evalsuite.verify.choice:letters_in", (list,)),
     "text.final_text": ("evalsuite.verify.text:final_text", (str, type(None))),
