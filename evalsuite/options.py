@@ -224,6 +224,7 @@ OPTIONS: tuple[Option, ...] = (
     Option("--test-dir", "selection", "Directory of InternBootcamp-style JSONL test sets. Default: none.", load_key="test_dir"),
     Option("--mix", "selection", "A seeded weighted sample across the benchmarks, NAME=WEIGHT,... (EvalScope's collection sampler); needs --mix-size. Default: none.", check=_mix),
     Option("--mix-size", "selection", "Items drawn by --mix in all. Default: none.", type=int, check=at_least(1)),
+    Option("--checker", "selection", "InternBootcamp-style checker for --test-dir items, module:Class (extract_output and verify_score, e.g. internbootcamp:Game24bootcamp) or a registered checker name; a row's 'checker' field wins. Default: the checker registered under each file's name.", load_key="checker"),
     Option("--data", "selection", "A custom JSONL file evaluated as benchmark 'custom'. Default: none.", load_key="data"),
     Option("--verifier", "selection", "Verifier for --data: math, choice, code, exact, text. Default: math.", default="math", load_key="verifier"),
     Option("--fields", "selection", "Field mapping for --data, e.g. prompt=question,gold=answer. Default: prompt,gold,id.", load_key="fields"),

@@ -3,7 +3,10 @@
 Each line is InternBootcamp's test format: ``prompt`` (the full question, answer-format instruction
 included), ``ground_truth`` (or ``identity`` in older exports: whatever the bootcamp's checker needs)
 and ``data_source``. The file stem names the bootcamp: it becomes the ``bootcamp`` group and
-``meta["bootcamp"]``, which the ``puzzle`` verifier uses to pick the registered checker.
+``meta["bootcamp"]``, which the ``puzzle`` verifier uses to pick the registered checker. A row's
+``checker`` field, else ``--checker`` (``extra["checker"]``), names an InternBootcamp-style class
+``module:Class`` (or a registered checker) instead; it is imported at load time, so a missing
+module or class is a usage error before anything runs.
 
 The directory comes from ``extra["test_dir"]``, else ``--data-path bootcamp=DIR``, else
 ``bootcamp/`` under ``--data-dir``; a single ``.jsonl`` file is accepted too. Templates follow
@@ -21,6 +24,7 @@ from evalsuite.benchmarks.jsonl import Loaded, Record, read_jsonl_files
 from evalsuite.benchmarks.prompts import task_messages
 from evalsuite.benchmarks.sources import finish, locate, make_item, template_of
 from evalsuite.types import Item
+from evalsuite.verify.external import CheckerNotFound, is_spec, load_checker
 
 VERSION = "1"
 
@@ -57,6 +61,20 @@ def ground_truth(record: Record) -> object:
     return record.field("ground_truth", hint="InternBootcamp test lines carry 'ground_truth' (or 'identity')")
 
 
+def _checked(spec: str, record: Record) -> str:
+    """``spec`` once it is known to load (a ``module:Class`` import, or a registered checker name)."""
+    from evalsuite.verify.puzzle import checkers
+
+    try:
+        if is_spec(spec):
+            load_checker(spec)
+        elif spec not in checkers:
+            raise CheckerNotFound(f"checker {spec!r}: not registered; known: {', '.join(checkers.names())}")
+    except CheckerNotFound as exc:
+        raise record.error(str(exc)) from None
+    return spec
+
+
 @register_benchmark("bootcamp")
 def load_bootcamp(options: LoadOptions) -> BenchmarkData:
     """Every line of every ``<bootcamp>.jsonl``: ids ``<bootcamp>/<index>``, verifier ``puzzle``."""
@@ -72,6 +90,9 @@ def load_bootcamp(options: LoadOptions) -> BenchmarkData:
                 record.text("prompt"), template=template, system_prompt=options.system_prompt
             )
             meta = {"bootcamp": stem, "data_source": record.get("data_source")}
+            checker = record.get("checker") or options.extra.get("checker")
+            if checker:
+                meta["checker"] = _checked(str(checker), record)
             yield (
                 record,
                 make_item(

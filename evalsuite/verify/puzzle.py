@@ -20,6 +20,7 @@ from evalsuite.registry import Registry
 from evalsuite.types import Item
 from evalsuite.verify.answer import last_boxed, stated_answer
 from evalsuite.verify.base import Verdict, answer_regions, no_answer, register_verifier
+from evalsuite.verify.external import ExternalChecker, is_spec, load_checker
 from evalsuite.verify.math import normalize
 
 
@@ -39,8 +40,11 @@ checkers: Registry[Any] = Registry("checker", ["evalsuite.verify.puzzle"])
 register_checker = checkers.register
 
 
-def get_checker(name: str) -> PuzzleChecker:
-    """The registered checker ``name`` (a registered class is instantiated with no arguments)."""
+def get_checker(name: str) -> PuzzleChecker | ExternalChecker:
+    """The registered checker ``name`` (a registered class is instantiated with no arguments), or
+    an InternBootcamp-style class when ``name`` is ``module:Class`` (``evalsuite.verify.external``)."""
+    if is_spec(name):
+        return load_checker(name)
     entry = checkers.get(name)
     return entry() if isinstance(entry, type) else entry
 
@@ -202,7 +206,10 @@ def verify_puzzle(
         extracted = check.extract_output(output)
         if extracted is None:
             return no_answer(output, truncated=truncated, score=0.0)
-        score = float(check.verify_score(extracted, identity))
+        if isinstance(check, ExternalChecker):  # InternBootcamp's verify_score reads the full response
+            score = check.score_output(output, identity)
+        else:
+            score = float(check.verify_score(extracted, identity))
     except Exception as e:  # a broken checker is an infrastructure error, not a wrong answer
         return Verdict(False, None, "checker error", score=0.0, error=f"{type(e).__name__}: {e}")
     correct = score >= threshold
@@ -211,15 +218,17 @@ def verify_puzzle(
 
 @register_verifier("puzzle")
 def puzzle_item_verifier(output: str, item: Item, *, truncated: bool = False) -> Verdict:
-    """Item verifier "puzzle": checker ``item.meta["bootcamp"]``, identity ``item.gold``."""
-    if "bootcamp" not in item.meta:
+    """Item verifier "puzzle": checker ``item.meta["checker"]`` (``module:Class`` or a registered
+    name), else the registered checker named ``item.meta["bootcamp"]``; identity ``item.gold``."""
+    name = item.meta.get("checker") or item.meta.get("bootcamp")
+    if not name:
         raise ValueError(
-            f"item {item.nodeid} uses the puzzle verifier but has no meta['bootcamp']; set it to one "
-            f"of: {', '.join(checkers.names())}"
+            f"item {item.nodeid} uses the puzzle verifier but has no meta['checker'] or meta['bootcamp']; "
+            f"set one to module:Class or one of: {', '.join(checkers.names())}"
         )
     return verify_puzzle(
         output,
-        item.meta["bootcamp"],
+        str(name),
         item.gold,
         threshold=float(item.meta.get("threshold", 1.0)),
         truncated=truncated,
