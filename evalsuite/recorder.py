@@ -179,6 +179,8 @@ def summary_lines(summary: Any) -> list[str]:
         extra = f"  mean len {o.lengths.mean:.0f} tok, truncated {o.truncated}/{o.n_samples - o.errors.samples} samples ({o.truncation_rate:.1%})"
         if o.truncated and "avg@n" in o.excluding_truncated:
             extra += f", avg@n excluding truncated {o.excluding_truncated['avg@n'].value:.3f}"
+        elif o.truncated:
+            extra += ", every sample truncated: raise --max-tokens"
         if o.errors.samples:
             extra += f", {o.errors.samples} errored samples"
         lines.append(f"{name}: n={o.n_items} " + "  ".join(parts) + extra)
