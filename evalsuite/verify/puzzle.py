@@ -36,7 +36,7 @@ class PuzzleChecker(Protocol):
         ...
 
 
-checkers: Registry[Any] = Registry("checker", ["evalsuite.verify.puzzle"])
+checkers: Registry[Any] = Registry("checker", ["evalsuite.verify.puzzle", "evalsuite.verify.bootcamps"])
 register_checker = checkers.register
 
 
