@@ -19,7 +19,8 @@ from pathlib import Path
 from typing import Any
 
 from evalsuite import __version__
-from evalsuite.gates import BenchmarkComparison, GateResult, comparison_details
+from evalsuite.comparison import GroupComparison, comparison_details
+from evalsuite.gates import GateResult
 from evalsuite.metrics import Summary, majority_answer, valid_samples
 from evalsuite.position_bias import position_biases
 from evalsuite.redaction import redact
@@ -124,7 +125,7 @@ def report_data(
     gates: Sequence[GateResult],
     *,
     baseline: RunRecord | None = None,
-    comparisons: Sequence[BenchmarkComparison] = (),
+    comparisons: Sequence[GroupComparison] = (),
     title: str | None = None,
     max_output_chars: int = MAX_OUTPUT_CHARS,
 ) -> dict[str, Any]:
@@ -149,7 +150,7 @@ def report_data(
             "model": model_name(baseline.meta),
             "metric": comparisons[0].metric if comparisons else "avg@n",
             "items": {it.nodeid: _item(it, limit) for it in baseline.items},
-            "comparisons": [{"benchmark": c.benchmark, **comparison_details(c)} for c in comparisons],
+            "comparisons": [comparison_details(c) for c in comparisons],
         }
     return data
 
@@ -160,11 +161,11 @@ def render_html(
     gates: Sequence[GateResult],
     *,
     baseline: RunRecord | None = None,
-    comparisons: Sequence[BenchmarkComparison] = (),
+    comparisons: Sequence[GroupComparison] = (),
     title: str | None = None,
     max_output_chars: int = MAX_OUTPUT_CHARS,
 ) -> str:
-    """The whole page as a string. With ``baseline``, pass ``comparisons`` from ``gates.compare_runs``."""
+    """The whole page as a string. With ``baseline``, pass ``comparisons`` from ``comparison.compare_runs_grouped``."""
     data = report_data(
         run,
         summary,
