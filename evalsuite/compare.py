@@ -152,11 +152,15 @@ def _row(c: GroupComparison, *, max_drop: float, alpha: float) -> list[str]:
 
 
 def _flip_line(f: Flip) -> str:
-    def side(ok: bool, ans: str | None) -> str:
-        return ("✓ " if ok else "✗ ") + ("∅" if ans is None else ans.replace("\n", " ")[:24])
+    def side(value: float, ans: str | None) -> str:
+        mark = "✓" if value >= 0.5 else "✗"
+        share = "" if value in (0.0, 1.0) else f" {value:.2f}"
+        return f"{mark}{share} " + ("∅" if ans is None else ans.replace("\n", " ")[:24])
 
     sim = "" if f.similarity is None else f"  similarity {f.similarity:.3f}"
-    return f"    {f.nodeid}  A {side(f.base_correct, f.base_answer)}  →  B {side(f.run_correct, f.run_answer)}{sim}"
+    return (
+        f"    {f.nodeid}  A {side(f.base_value, f.base_answer)}  →  B {side(f.run_value, f.run_answer)}{sim}"
+    )
 
 
 def format_comparison(

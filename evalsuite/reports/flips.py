@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from evalsuite.comparison import GroupComparison
-from evalsuite.metrics import valid_samples
+from evalsuite.metrics import majority_answer, valid_samples
 from evalsuite.types import ItemResult, RunRecord, SampleResult
 
 Similarity = Literal["none", "embedding", "bertscore"]
@@ -28,25 +28,41 @@ class Flip:
     """``benchmark/item_id``."""
     direction: Literal["down", "up"]
     """``down``: correct in the baseline, wrong in the run; ``up``: the reverse."""
-    base_correct: bool
-    """Verdict of the baseline's shown sample."""
-    run_correct: bool
-    """Verdict of the run's shown sample."""
+    base_value: float
+    """The baseline's per-item value of the compared metric (1/0 with one sample)."""
+    run_value: float
+    """The run's per-item value of the compared metric."""
     base_answer: str | None
-    """Answer the verifier extracted from the baseline's output."""
+    """The baseline's majority answer over valid samples (``None``: no answer found)."""
     run_answer: str | None
-    """Answer the verifier extracted from the run's output."""
+    """The run's majority answer over valid samples."""
     base_output: str
-    """The baseline's output (its first valid sample)."""
+    """A baseline output with the baseline's verdict (correct for ``down``, wrong for ``up``)."""
     run_output: str
-    """The run's output (its first valid sample)."""
+    """A run output with the run's verdict."""
     similarity: float | None = None
     """Similarity of the two outputs in [0, 1] (``None`` when not computed)."""
 
+    @property
+    def base_correct(self) -> bool:
+        """The baseline's side of the flip (per-item value >= 0.5)."""
+        return self.base_value >= 0.5
 
-def _shown(item: ItemResult) -> SampleResult | None:
+    @property
+    def run_correct(self) -> bool:
+        """The run's side of the flip."""
+        return self.run_value >= 0.5
+
+
+def _shown(item: ItemResult, correct: bool) -> SampleResult | None:
+    """The first valid sample with the given verdict (else the first valid one, else the first)."""
     valid = valid_samples(item)
-    return valid[0] if valid else (item.samples[0] if item.samples else None)
+    return next((s for s in valid if s.correct == correct), valid[0] if valid else None)
+
+
+def _answer(item: ItemResult) -> str | None:
+    voted = majority_answer(valid_samples(item))
+    return None if voted is None else voted.extracted
 
 
 def find_flips(run: RunRecord, baseline: RunRecord, comparisons: Sequence[GroupComparison]) -> list[Flip]:
@@ -58,15 +74,24 @@ def find_flips(run: RunRecord, baseline: RunRecord, comparisons: Sequence[GroupC
         for c in comparisons:
             if c.key is not None:
                 continue
+            values = dict(zip(c.item_ids, zip(c.base_values, c.run_values, strict=True), strict=True))
             for item_id in c.flipped_down if direction == "down" else c.flipped_up:
                 nodeid = f"{c.benchmark}/{item_id}"
-                r, b = _shown(mine[nodeid]), _shown(theirs[nodeid])
+                bv, rv = values[item_id]
+                b, r = _shown(theirs[nodeid], bv >= 0.5), _shown(mine[nodeid], rv >= 0.5)
                 if r is None or b is None:
                     continue
                 flips.append(
                     Flip(
-                        nodeid, direction, b.correct, r.correct, b.extracted, r.extracted, b.output, r.output
-                    )  # type: ignore[arg-type]
+                        nodeid,
+                        direction,  # type: ignore[arg-type]
+                        bv,
+                        rv,
+                        _answer(theirs[nodeid]),
+                        _answer(mine[nodeid]),
+                        b.output,
+                        r.output,
+                    )
                 )
     return flips
 
