@@ -21,7 +21,8 @@ from evalsuite.comparison import (
     worst_first,
 )
 from evalsuite.gates import check_baseline
-from evalsuite.metrics import CORRECTIONS, check_metric_name, summarize
+from evalsuite.metric_names import CORRECTIONS, check_metric_name
+from evalsuite.metrics import summarize
 from evalsuite.reports import model_name, read_run
 from evalsuite.reports.flips import SIMILARITIES, Flip, find_flips, with_similarity
 from evalsuite.reports.html import render_html

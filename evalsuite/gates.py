@@ -82,8 +82,7 @@ def parse_thresholds(spec: str) -> dict[str, float]:
 def _subgroup_estimate(summary: Summary, target: str, metric: str) -> tuple[str, Estimate | None, str | None]:
     """(canonical name, estimate or None, failure text or None) of a ``benchmark/group`` target.
 
-    Raises:
-        ValueError: when a bare value names subgroups under two keys (say which ``key=value`` to use).
+    A bare value that names subgroups under two keys fails, saying which ``key=value`` to write.
     """
     bench, _, group = target.partition("/")
     summ = summary.benchmarks.get(bench)
@@ -97,9 +96,7 @@ def _subgroup_estimate(summary: Summary, target: str, metric: str) -> tuple[str,
         hits = [s for s in summ.subgroups if s.value == group]
     if len(hits) > 1:
         options = ", ".join(f"{bench}/{s.key}={s.value}" for s in hits)
-        raise ValueError(
-            f"--min-score {target!r} names subgroups under several keys; write one of: {options}"
-        )
+        return target, None, f"names subgroups under several keys; write one of {options} in --min-score"
     if not hits:
         known = ", ".join(f"{s.key}={s.value}" for s in summ.subgroups) or "none"
         return target, None, f"no such subgroup in {bench} (its groups: {known})"
@@ -137,7 +134,11 @@ def check_min_score(
                     else f"no {metric} (not enough valid samples per item, or all errored)"
                 )
         if est is None:
-            tail = "" if why and "not in this run" in why else f"; cannot check min {minimum:g}"
+            tail = (
+                ""
+                if why and ("not in this run" in why or "several keys" in why)
+                else f"; cannot check min {minimum:g}"
+            )
             results.append(GateResult(f"min-score:{name}", False, f"{name}: {why}{tail}", {"min": minimum}))
             continue
         ok = est.value >= minimum
@@ -212,11 +213,14 @@ def _failed_message(
     )
     if worst.flipped_down:
         msg += f" [{_ids(worst.flipped_down)}]"
-    also = [f"{c.label} {c.test.delta:+.3f} p={c.p_adjusted:.3g}" for c in failing[1 : 1 + _MAX_ALSO]]  # type: ignore[union-attr]
+    also = [
+        f"{'whole benchmark' if c.key is None else c.label} {c.test.delta:+.3f} p={c.p_adjusted:.3g}"  # type: ignore[union-attr]
+        for c in failing[1 : 1 + _MAX_ALSO]
+    ]
     if also:
         more = len(failing) - 1 - len(also)
         msg += "; also dropped: " + ", ".join(also) + (f" (+{more})" if more > 0 else "")
-    if worst.key is not None and bench.test is not None:
+    if bench not in failing and bench.test is not None:
         b = bench.test
         msg += f"; whole benchmark {b.delta:+.3f} ({b.base_mean:.3f} → {b.run_mean:.3f})"
     return msg

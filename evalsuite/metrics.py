@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 from scipy import stats
 
-from evalsuite.metric_names import check_metric_name
+from evalsuite.metric_names import CORRECTIONS, check_metric_name
 from evalsuite.types import ItemResult, SampleResult
 
 
@@ -458,8 +458,8 @@ def paired_test(
         float(b.mean()),
         float(r.mean()),
         delta,
-        float(low),
-        float(high),
+        max(-1.0, float(low)),  # a difference of [0, 1] values lies in [-1, 1]
+        min(1.0, float(high)),
         min(1.0, p_drop),
         min(1.0, p_two),
         gains,
@@ -469,10 +469,6 @@ def paired_test(
 
 
 # ------------------------------------------------------------------------ multiple comparisons
-
-CORRECTIONS = ("holm", "bonferroni", "none")
-"""Multiple-comparison corrections ``adjust_pvalues`` knows."""
-
 
 def adjust_pvalues(p_values: Sequence[float], method: str = "holm") -> list[float]:
     """P-values adjusted for testing all of them at once, in input order (family-wise error rate).
