@@ -165,6 +165,13 @@ def report_data(
                 for c in ordered
             ],
             "similarity": {f.nodeid: f.similarity for f in flips if f.similarity is not None},
+            # Per-item values of the compared metric on both sides, for each flipped item.
+            "flip_values": {
+                f"{c.benchmark}/{i}": [b, r]
+                for c in benchmarks_only(comparisons)
+                for i, r, b in zip(c.item_ids, c.run_values, c.base_values, strict=True)
+                if (b >= 0.5) != (r >= 0.5)
+            },
         }
     return data
 

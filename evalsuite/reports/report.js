@@ -224,11 +224,13 @@
     c.flipped_up.forEach((id) => flipped.up.add(c.benchmark + "/" + id));
   }
 
-  function verdictCell(it) {
+  // One side of a flip: the verdict by the compared metric's per-item value (>= 0.5 is correct),
+  // the value itself when it is not 0/1 (several samples), and the majority answer.
+  function verdictCell(it, value) {
     if (!it) return el("td", { class: "muted", text: "absent" });
-    const s = it.s.find((x) => !x.err) || it.s[0];
-    return el("td", {}, el("span", { class: "badge " + it.st, text: it.st }), " ",
-      el("span", { class: "mono", text: s && s.ex !== null ? s.ex : "∅" }));
+    const ok = value >= 0.5, share = value === 0 || value === 1 ? "" : ` ${fmt(value, 2)}`;
+    return el("td", {}, el("span", { class: "badge " + (ok ? "correct" : "wrong"), text: (ok ? "correct" : "wrong") + share }), " ",
+      el("span", { class: "mono", text: it.maj === null ? "∅" : it.maj }));
   }
 
   function flipTable(ids) {
@@ -240,7 +242,7 @@
         .map((h) => el("th", { text: h })))),
       el("tbody", {}, ids.map((id) => el("tr", { class: "flip-row", "data-id": id },
         el("td", {}, el("button", { class: "link flip", onclick: () => openItem(id), text: id })),
-        verdictCell(BASE.items[id]), verdictCell(byId.get(id)),
+        verdictCell(BASE.items[id], BASE.flip_values[id][0]), verdictCell(byId.get(id), BASE.flip_values[id][1]),
         el("td", { class: "num", title: hasSim ? "similarity of the two outputs" : "pass --similarity embedding to evalsuite compare",
           text: id in sim ? fmt(sim[id]) : "–" }))))));
   }

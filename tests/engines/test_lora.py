@@ -121,3 +121,35 @@ def test_vllm_lora_agrees_with_peft(evaluate) -> None:
     assert generated(vl) > 50 and vl["meta"]["generation"]["errors"] == 0  # vLLM's cache entries are its own
     assert pass_rate(hf) == pytest.approx(0.80, abs=0.05), pass_rate(hf)  # measured: 0.80 (48/60)
     assert abs(pass_rate(hf) - pass_rate(vl)) <= 0.05, (pass_rate(hf), pass_rate(vl))
+
+
+@needs_fixtures
+@needs_peft
+@pytest.mark.slow
+def test_shipped_adapter_fails_the_default_gate_because_of_expr(pytester: pytest.Pytester, evaluate) -> None:
+    """The whole built-in benchmark: the adapter raises the score (0.370 -> 0.417) but collapses ``expr``
+    (10 of 60 right -> 1); the default gate (every benchmark and subgroup, mid-p McNemar, Holm) fails on
+    ``expr``, and the old whole-benchmark gate (--min-group-size above every group) lets it through."""
+    base_args = ("--engine", "hf", "--model", str(TINY), "--max-tokens", "160")
+    base_result, base = evaluate("full-base", *base_args)
+    assert base_result.ret == 0 and pass_rate(base) == pytest.approx(0.370, abs=0.005)
+    baseline = ("--baseline", str(pytester.path / "reports" / "full-base"))
+    md = pytester.path / "gate.md"
+    lora_args = (*base_args, "--adapter", str(ADAPTER), *baseline)
+    gated_result, gated = evaluate("full-lora", *lora_args, "--summary-md", str(md))
+    assert pass_rate(gated) == pytest.approx(0.417, abs=0.005)
+    assert gated_result.ret == pytest.ExitCode.TESTS_FAILED
+    gated_result.stdout.fnmatch_lines(
+        [
+            "FAIL builtin: task=expr dropped 0.150 (0.167 → 0.017) vs baseline, p=0.0286 (holm over 9 tests, "
+            "raw 0.00317) < 0.05, CI *; 10 of 60 items flipped to wrong, 1 to right *; whole benchmark +0.047 "
+            "(0.370 → 0.417)*",
+        ]
+    )
+    assert "| builtin/task=expr | 60 | 0.167 | 0.017 |" in md.read_text()
+    # Whole benchmarks only (what the gate did before subgroups): the harmful adapter passes.
+    old_result, old = evaluate("full-lora-old", *lora_args, "--min-group-size", "1000")
+    assert old_result.ret == 0 and generated(old) == 0
+    old_result.stdout.fnmatch_lines(
+        ["PASS builtin: avg@n +0.047 (0.370 → 0.417) vs baseline*(0 tested, 8 too small*"]
+    )
