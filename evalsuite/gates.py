@@ -188,18 +188,6 @@ def p_text(c: GroupComparison) -> str:
     return f"p={c.p_adjusted:.3g} ({c.correction} over {c.family_size} tests, raw {t.p_drop:.3g})"
 
 
-def drop_text(c: GroupComparison, *, confidence: float = 0.95) -> str:
-    """``task=expr -0.150 (0.167 → 0.017, 95% CI -0.245..-0.055)``: the change with its interval."""
-    t = c.test
-    if t is None:
-        return f"{c.label}: not in both runs"
-    head = "" if c.key is None else f"{c.label} "
-    return (
-        f"{head}{t.delta:+.3f} ({t.base_mean:.3f} → {t.run_mean:.3f}, "
-        f"{round(confidence * 100)}% CI {t.ci_low:+.3f}..{t.ci_high:+.3f})"
-    )
-
-
 def _failed_message(
     bench: GroupComparison, failing: Sequence[GroupComparison], alpha: float, max_drop: float
 ) -> str:
