@@ -470,6 +470,7 @@ def paired_test(
 
 # ------------------------------------------------------------------------ multiple comparisons
 
+
 def adjust_pvalues(p_values: Sequence[float], method: str = "holm") -> list[float]:
     """P-values adjusted for testing all of them at once, in input order (family-wise error rate).
 
