@@ -12,8 +12,10 @@ The pipeline of one run, and the module that holds each step::
       -> cache      cache.py        SQLite: each completion stored the moment it finishes
       -> scoring    scoring.py      verifiers (verify/) on each sample -> ItemResult, sent to the leader
       -> recorder   recorder.py     collects results -> metrics.py (estimators, CIs), position_bias.py
+      -> comparison comparison.py   a run paired with a baseline per benchmark and subgroup, one correction
       -> gates      gates.py        --min-score, --baseline regressions -> the exit status
-      -> reports    reports/        JUnit, HTML, JSONL details, summary JSON, xlsx; compare.py
+      -> reports    reports/        JUnit, HTML, JSONL details, summary JSON, xlsx, Markdown
+                                    (markdown.py), flipped items (flips.py); compare.py
 
 ``plugin.py`` wires these into pytest; ``cli.py`` is ``evalsuite run|compare|perf|report|make-tiny``;
 ``suite/itemtest.py`` is the test function itself; ``tiny/`` trains and measures the shipped tiny model.

@@ -14,3 +14,7 @@ def check_metric_name(metric: str) -> str:
         if k.isdigit() and int(k) >= 1:
             return metric
     raise ValueError(f"Unknown metric {metric!r}. {METRIC_HELP}")
+
+
+CORRECTIONS = ("holm", "bonferroni", "none")
+"""Multiple-comparison corrections ``metrics.adjust_pvalues`` knows (``--correction``)."""

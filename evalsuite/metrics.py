@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 from scipy import stats
 
-from evalsuite.metric_names import check_metric_name
+from evalsuite.metric_names import CORRECTIONS, check_metric_name
 from evalsuite.types import ItemResult, SampleResult
 
 
@@ -374,6 +374,20 @@ def _natural(key: tuple[str, str]) -> tuple[str, int, str]:
 # -------------------------------------------------------------------------------------- paired tests
 
 
+MCNEMAR_VARIANTS = ("mid-p", "exact")
+"""McNemar p-value variants ``paired_test`` computes for 0/1 values."""
+
+
+def _mcnemar_p(losses: int, discordant: int, *, mid: bool) -> tuple[float, float]:
+    """(one-sided p of a drop, two-sided p) of ``losses`` among ``discordant`` pairs, Binomial(d, 1/2)."""
+    if discordant == 0:
+        return 1.0, 1.0
+    at = float(stats.binom.pmf(losses, discordant, 0.5)) * (0.5 if mid else 1.0)
+    upper = float(stats.binom.sf(losses, discordant, 0.5)) + at  # P(X > losses) + (half) P(X = losses)
+    lower = float(stats.binom.cdf(losses - 1, discordant, 0.5)) + at
+    return min(1.0, upper), min(1.0, 2 * min(upper, lower))
+
+
 @dataclass(frozen=True)
 class PairedTest:
     """A paired comparison of per-item values of a run against a baseline, on the same items."""
@@ -399,7 +413,7 @@ class PairedTest:
     losses: int
     """Items where the run scores lower."""
     method: str
-    """``mcnemar-exact`` (0/1 values) or ``sign-flip-permutation`` (seeded; CI by paired bootstrap)."""
+    """``mcnemar-midp`` or ``mcnemar-exact`` (0/1 values), or ``sign-flip-permutation`` (seeded; CI by bootstrap)."""
 
 
 def paired_test(
@@ -409,14 +423,21 @@ def paired_test(
     confidence: float = 0.95,
     n_resamples: int = 10_000,
     seed: int = 0,
+    mcnemar: str = "mid-p",
 ) -> PairedTest:
     """Compare paired per-item values (``run[i]`` and ``base[i]`` belong to the same item).
 
-    With 0/1 values on both sides this is the exact McNemar test: under "no difference" the
-    discordant pairs split as Binomial(b + c, 1/2); the CI on the delta is the Wald interval of a
-    paired difference. Otherwise the p-values come from a seeded sign-flip permutation test on the
-    per-item differences and the CI from a seeded paired bootstrap of their mean.
+    With 0/1 values on both sides this is McNemar's test: under "no difference" the discordant
+    pairs split as Binomial(b + c, 1/2). ``mcnemar="mid-p"`` (default) counts half the probability
+    of the observed split, ``"exact"`` all of it. The exact conditional test is needlessly
+    conservative (its real size is well below alpha, more so once a multiple-comparison correction
+    multiplies its p); the mid-p test keeps the size close to alpha and is the variant Fagerland,
+    Lydersen & Laake (BMC Med. Res. Methodol. 13:91, 2013) recommend. The CI on the delta is the
+    Wald interval of a paired difference. Otherwise the p-values come from a seeded sign-flip
+    permutation test on the per-item differences and the CI from a seeded paired bootstrap.
     """
+    if mcnemar not in MCNEMAR_VARIANTS:
+        raise ValueError(f"mcnemar must be one of {', '.join(MCNEMAR_VARIANTS)}, got {mcnemar!r}")
     r = np.asarray(run, dtype=float)
     b = np.asarray(base, dtype=float)
     if r.shape != b.shape:
@@ -431,10 +452,9 @@ def paired_test(
     binary = bool(np.all(np.isin(r, (0.0, 1.0))) and np.all(np.isin(b, (0.0, 1.0))))
     if binary:
         disc = gains + losses
-        p_drop = float(stats.binom.sf(losses - 1, disc, 0.5)) if disc else 1.0
-        p_two = float(stats.binomtest(losses, disc, 0.5).pvalue) if disc else 1.0
+        p_drop, p_two = _mcnemar_p(losses, disc, mid=mcnemar == "mid-p")
         half = z * math.sqrt(max(disc / n - delta * delta, 0.0) / n)
-        low, high, method = delta - half, delta + half, "mcnemar-exact"
+        low, high, method = delta - half, delta + half, f"mcnemar-{'midp' if mcnemar == 'mid-p' else 'exact'}"
     else:
         rng = np.random.default_rng(seed)
         le = ge_abs = 0
@@ -459,11 +479,40 @@ def paired_test(
         float(b.mean()),
         float(r.mean()),
         delta,
-        float(low),
-        float(high),
+        max(-1.0, float(low)),  # a difference of [0, 1] values lies in [-1, 1]
+        min(1.0, float(high)),
         min(1.0, p_drop),
         min(1.0, p_two),
         gains,
         losses,
         method,
     )
+
+
+# ------------------------------------------------------------------------ multiple comparisons
+
+
+def adjust_pvalues(p_values: Sequence[float], method: str = "holm") -> list[float]:
+    """P-values adjusted for testing all of them at once, in input order (family-wise error rate).
+
+    ``holm`` is the Holm–Bonferroni step-down procedure (never less powerful than ``bonferroni``,
+    same guarantee, no independence assumption); ``bonferroni`` multiplies by the number of tests;
+    ``none`` returns them unchanged. Rejecting every adjusted p below alpha keeps the chance of
+    any false alarm in the family at most alpha.
+    """
+    if method not in CORRECTIONS:
+        raise ValueError(f"Unknown correction {method!r}; use one of {', '.join(CORRECTIONS)} (default holm)")
+    m = len(p_values)
+    if method == "none" or m == 0:
+        return [float(p) for p in p_values]
+    if method == "bonferroni":
+        return [min(1.0, float(p) * m) for p in p_values]
+    order = sorted(range(m), key=lambda i: p_values[i])
+    adjusted = [0.0] * m
+    running = 0.0
+    for rank, i in enumerate(order):
+        # Step-down: the rank-th smallest p is multiplied by the tests still standing, and an
+        # adjusted p never falls below the one before it (monotone, as statsmodels' multipletests).
+        running = max(running, min(1.0, (m - rank) * float(p_values[i])))
+        adjusted[i] = running
+    return adjusted

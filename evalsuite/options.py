@@ -178,6 +178,22 @@ def _existing_dir(value: str | None) -> None:
         raise ValueError("no such directory")
 
 
+def _correction(value: str) -> None:
+    from evalsuite.metric_names import CORRECTIONS
+
+    if value not in CORRECTIONS:
+        raise ValueError(f"expected one of {', '.join(CORRECTIONS)}")
+
+
+def _writable_file(value: str | None) -> None:
+    if value:
+        parent = os.path.dirname(os.path.abspath(os.path.expanduser(value)))
+        if os.path.isdir(os.path.expanduser(value)):
+            raise ValueError("is a directory; give a file path, e.g. gate-summary.md")
+        if not os.path.isdir(parent):
+            raise ValueError(f"its directory {parent} does not exist")
+
+
 OPTIONS: tuple[Option, ...] = (
     # model and engine
     Option("--model", "engine", "Local HF-format checkpoint directory to evaluate. Default: none (the suite's own tests run)."),
@@ -229,6 +245,7 @@ OPTIONS: tuple[Option, ...] = (
     Option("--verifier", "selection", "Verifier for --data: math, choice, code, exact, text. Default: math.", default="math", load_key="verifier"),
     Option("--fields", "selection", "Field mapping for --data, e.g. prompt=question,gold=answer. Default: prompt,gold,id.", load_key="fields"),
     Option("--strict-format", "selection", "Accept only answers in the format the prompt asks for: the last \\boxed{} (an empty one is no answer) or an 'answer is' statement, nothing guessed. Default: off (math-verify's and lm-eval's fallback order: a non-empty box, an answer phrase, the last value of the final answer).", default=False, flag_only=True),
+    Option("--group-by", "selection", "Comma-separated fields of --data whose values group its items (breakdowns, marks, per-subgroup gates). Default: none.", load_key="group_by"),
     Option("--verify-schedule", "selection", "When tests verify: 'stream' as each item's completions land, 'after' once the whole plan is generated (the engine keeps every core), 'auto' = after when the engine computes on this machine's CPUs, else stream. Default: auto.", default="auto", choices=SCHEDULES),
     Option("--worker-nice", "selection", "Niceness added to xdist workers so verification yields CPU to generation. Default: 10.", default=10, type=int, check=at_least(0)),
     # cache and reports
@@ -240,11 +257,14 @@ OPTIONS: tuple[Option, ...] = (
     # metrics and gates
     Option("--pass-k", "gates", "Comma-separated k values for pass@k. Default: 1.", default="1", check=parse_pass_k),
     Option("--metric", "gates", "Metric the gates read: avg@n, pass@K or maj@n. Default: avg@n.", default="avg@n", check=_metric),
-    Option("--min-score", "gates", "Thresholds, BENCHMARK=SCORE,... Default: none."),  # parsed by settings (gates)
-    Option("--baseline", "gates", "Earlier run directory to compare with, item by item. Default: none."),
-    Option("--max-drop", "gates", "Largest tolerated drop vs --baseline. Default: 0.02.", default=0.02, type=float, check=_non_negative),
+    Option("--min-score", "gates", "Thresholds, TARGET=SCORE,... where TARGET is a benchmark or one of its subgroups (builtin/expr, math500/level5, builtin/task=expr). Default: none."),  # parsed by settings (gates)
+    Option("--baseline", "gates", "Earlier run directory to compare with, item by item, per benchmark and per subgroup. Default: none."),
+    Option("--max-drop", "gates", "Largest tolerated drop vs --baseline, per benchmark and per subgroup. Default: 0.02.", default=0.02, type=float, check=_non_negative),
     Option("--max-truncation", "gates", "Largest tolerated share of truncated samples per benchmark (cut off before a final answer), in [0, 1]; a run above it fails. Default: none (off).", type=float, check=_fraction),
-    Option("--alpha", "gates", "Significance level of the regression test. Default: 0.05.", default=0.05, type=float, check=_probability),
+    Option("--alpha", "gates", "Significance level of the regression test, after --correction. Default: 0.05.", default=0.05, type=float, check=_probability),
+    Option("--correction", "gates", "Multiple-comparison correction over the run's paired tests (every benchmark and every subgroup of --min-group-size items): holm, bonferroni or none. Default: holm.", default="holm", check=_correction),
+    Option("--min-group-size", "gates", "Paired items a subgroup needs to be gated against --baseline; smaller ones are reported, not gated. Default: 20.", default=20, type=int, check=at_least(1)),
+    Option("--summary-md", "gates", "Write a Markdown verdict summary (benchmarks, worst subgroups) to this file, and append it to $GITHUB_STEP_SUMMARY when that is set. Default: none.", check=_writable_file),
     # --strict is pytest's own option (strict markers etc.); we also read it: plain pytest exit status.
     Option("--regression", "gates", "Compare each item's verdict with its syrupy snapshot. Default: off.", default=False, flag_only=True),
 )

@@ -103,7 +103,9 @@ class Recorder:
         """Write everything; return the session's exit status (gates decide unless --strict)."""
         from evalsuite import gates as _gates
         from evalsuite import metrics as _metrics
+        from evalsuite.comparison import compare_runs_grouped
         from evalsuite.reports import write_reports
+        from evalsuite.reports.markdown import render_markdown, write_markdown
 
         g = self.settings.gates
         assert g is not None, "the leader always resolves its gates"
@@ -111,14 +113,27 @@ class Recorder:
         self.summary = _metrics.summarize(record.items, ks=g.pass_k)
         self.biases = position_biases(record.items)
         gates: list[Any] = []
+        comparisons: list[Any] = []
         if g.min_score:
             gates += _gates.check_min_score(self.summary, g.min_score, g.metric)
         if g.baseline is not None:
-            gates += _gates.check_baseline(record, g.baseline, max_drop=g.max_drop, alpha=g.alpha, metric=g.metric)
+            comparisons = compare_runs_grouped(
+                record, g.baseline, metric=g.metric, correction=g.correction, min_group_size=g.min_group_size
+            )
+            gates += _gates.check_baseline(
+                record, g.baseline, max_drop=g.max_drop, alpha=g.alpha, min_group_size=g.min_group_size,
+                comparisons=comparisons,
+            )
         if g.max_truncation is not None:
             gates += _gates.check_max_truncation(self.summary, g.max_truncation)
         self.gates = gates
-        self.written = write_reports(self.report_dir, record, self.summary, gates, baseline=g.baseline)
+        self.written = write_reports(
+            self.report_dir, record, self.summary, gates, baseline=g.baseline, metric=g.metric, comparisons=comparisons
+        )
+        if g.summary_md is not None:
+            text = render_markdown(gates, comparisons, run=record, baseline=g.baseline, max_drop=g.max_drop, alpha=g.alpha)
+            write_markdown(text, g.summary_md)
+            self.written["summary_md"] = g.summary_md
         return self._exit_status(exitstatus, record)
 
     def _exit_status(self, exitstatus: int, record: RunRecord) -> int:

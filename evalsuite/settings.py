@@ -71,7 +71,13 @@ class GateSettings:
     max_drop: float
     """Largest tolerated drop against the baseline."""
     alpha: float
-    """Significance level of the paired regression test."""
+    """Significance level of the paired regression test, after the correction."""
+    correction: str
+    """Multiple-comparison correction over the run's paired tests: holm, bonferroni or none."""
+    min_group_size: int
+    """Paired items a subgroup needs to be gated (smaller ones are reported only)."""
+    summary_md: Path | None
+    """Where the Markdown verdict summary goes (also appended to ``$GITHUB_STEP_SUMMARY``); None: nowhere."""
     strict: bool
     """Plain pytest exit status (every wrong item fails the session)."""
     regression: bool
@@ -404,6 +410,10 @@ def _selection(opt: Callable[[str], Any], cwd: Path, names: tuple[str, ...]) -> 
         system_prompt=opt("es_system_prompt"),
         extra={k: v for k, v in extra.items() if v is not None},
     )
+    if opt("es_group_by") and "custom" not in names:
+        raise _options.usage_error(
+            "--group-by", opt("es_group_by"), "groups items of a custom JSONL file; pass it with --data FILE"
+        )
     patterns = tuple(p.strip() for p in (opt("es_items") or "").split(",") if p.strip())
     mix = _options.parse_mix(opt("es_mix")) if opt("es_mix") else {}
     return Selection(
@@ -433,6 +443,9 @@ def _gates(opt: Callable[[str], Any], selection: Selection, samples: int, *, str
         baseline=baseline,
         max_drop=float(opt("es_max_drop")),
         alpha=float(opt("es_alpha")),
+        correction=str(opt("es_correction")),
+        min_group_size=int(opt("es_min_group_size")),
+        summary_md=Path(opt("es_summary_md")).expanduser() if opt("es_summary_md") else None,
         strict=strict,
         regression=bool(opt("es_regression")),
         max_truncation=opt("es_max_truncation"),

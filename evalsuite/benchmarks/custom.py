@@ -1,7 +1,8 @@
 """A benchmark from any JSONL file, no code: ``extra["data"]``, ``extra["verifier"]``, ``extra["fields"]``.
 
 ``fields`` maps item parts to the file's field names, e.g. ``prompt=question,gold=answer,id=uid,
-group=subject`` (``group`` may repeat; each becomes a group named after the field). Without a
+group=subject`` (``group`` may repeat; each becomes a group named after the field);
+``extra["group_by"]`` (``--group-by subject,difficulty``) adds groups the same way. Without a
 mapping, the prompt is read from ``prompt``/``question``/``problem``, the gold from ``gold``/
 ``answer``, the id from ``id`` when present, else the line number (``line-17``). Other fields go to
 ``item.meta`` (e.g. ``choices`` for the choice verifier). The prompt is sent as is, in the
@@ -66,6 +67,9 @@ def load_custom(options: LoadOptions) -> BenchmarkData:
     if verifier not in VERIFIERS:
         raise BenchmarkError(f"--verifier {verifier!r}: expected one of {', '.join(VERIFIERS)}")
     mapping = parse_fields(str(options.extra.get("fields") or ""))
+    for name in filter(None, (f.strip() for f in str(options.extra.get("group_by") or "").split(","))):
+        if name not in mapping.setdefault("group", []):
+            mapping["group"].append(name)
     loaded = read_jsonl(Path(str(data)).expanduser())
 
     def items() -> Iterator[tuple[Record, Item]]:

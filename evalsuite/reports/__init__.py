@@ -10,7 +10,8 @@ import dataclasses
 from collections.abc import Sequence
 from pathlib import Path
 
-from evalsuite.gates import GateResult, compare_runs, comparison_details
+from evalsuite.comparison import GroupComparison, compare_runs_grouped, comparison_details
+from evalsuite.gates import GateResult
 from evalsuite.metrics import Summary
 from evalsuite.position_bias import position_biases
 from evalsuite.reports.html import render_html, write_html
@@ -39,6 +40,7 @@ def write_reports(
     *,
     baseline: RunRecord | None = None,
     metric: str = "avg@n",
+    comparisons: Sequence[GroupComparison] | None = None,
 ) -> dict[str, Path]:
     """Write every report of ``run`` into ``run_dir`` (created if needed).
 
@@ -49,6 +51,8 @@ def write_reports(
         gates: Results of ``gates.check_min_score`` / ``gates.check_baseline`` (may be empty).
         baseline: The ``--baseline`` run, to list flipped items and deltas in the HTML and summary.
         metric: Metric the baseline comparison pairs on (the one the baseline gate used).
+        comparisons: ``comparison.compare_runs_grouped(run, baseline, ...)`` as the gate computed
+            it (same correction and group size); computed with the defaults when ``None``.
 
     Returns:
         Report name -> path: ``run``, ``items`` (lossless record), ``details`` (directory), ``meta``,
@@ -56,7 +60,10 @@ def write_reports(
     """
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
-    comparisons = compare_runs(run, baseline, metric=metric) if baseline is not None else []
+    if baseline is None:
+        comparisons = []
+    elif comparisons is None:
+        comparisons = compare_runs_grouped(run, baseline, metric=metric)
     paths: dict[str, Path] = {}
     paths["run"], paths["items"] = write_record(run_dir, run)
     paths["details"] = write_details(run_dir, run.items)
@@ -76,7 +83,7 @@ def write_reports(
                 "run_id": baseline.run_id,
                 "model": model_name(baseline.meta),
                 "metric": metric,
-                "comparisons": [{"benchmark": c.benchmark, **comparison_details(c)} for c in comparisons],
+                "comparisons": [comparison_details(c) for c in comparisons],
             },
             "meta": redact(run.meta),
         },

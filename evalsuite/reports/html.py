@@ -19,10 +19,12 @@ from pathlib import Path
 from typing import Any
 
 from evalsuite import __version__
-from evalsuite.gates import BenchmarkComparison, GateResult, comparison_details
+from evalsuite.comparison import GroupComparison, benchmarks_only, comparison_details, worst_first
+from evalsuite.gates import GateResult
 from evalsuite.metrics import Summary, majority_answer, valid_samples
 from evalsuite.position_bias import position_biases
 from evalsuite.redaction import redact
+from evalsuite.reports.flips import Flip
 from evalsuite.reports.junit import item_status
 from evalsuite.reports.records import model_name
 from evalsuite.types import ItemResult, RunRecord
@@ -124,7 +126,8 @@ def report_data(
     gates: Sequence[GateResult],
     *,
     baseline: RunRecord | None = None,
-    comparisons: Sequence[BenchmarkComparison] = (),
+    comparisons: Sequence[GroupComparison] = (),
+    flips: Sequence[Flip] = (),
     title: str | None = None,
     max_output_chars: int = MAX_OUTPUT_CHARS,
 ) -> dict[str, Any]:
@@ -144,12 +147,31 @@ def report_data(
         "baseline": None,
     }
     if baseline is not None:
+        gate = next(
+            (g.details for g in gates if g.name.startswith("baseline:") and "max_drop" in g.details), {}
+        )
+        max_drop, alpha = float(gate.get("max_drop", 0.02)), float(gate.get("alpha", 0.05))
+        ordered = []
+        for bench in benchmarks_only(comparisons):
+            subs = [c for c in comparisons if c.benchmark == bench.benchmark and c.key is not None]
+            ordered += [bench, *worst_first(subs, max_drop=max_drop, alpha=alpha)]
         data["baseline"] = {
             "run_id": baseline.run_id,
             "model": model_name(baseline.meta),
             "metric": comparisons[0].metric if comparisons else "avg@n",
             "items": {it.nodeid: _item(it, limit) for it in baseline.items},
-            "comparisons": [{"benchmark": c.benchmark, **comparison_details(c)} for c in comparisons],
+            "comparisons": [
+                {**comparison_details(c), "dropped": c.dropped(max_drop=max_drop, alpha=alpha)}
+                for c in ordered
+            ],
+            "similarity": {f.nodeid: f.similarity for f in flips if f.similarity is not None},
+            # Per-item values of the compared metric on both sides, for each flipped item.
+            "flip_values": {
+                f"{c.benchmark}/{i}": [b, r]
+                for c in benchmarks_only(comparisons)
+                for i, r, b in zip(c.item_ids, c.run_values, c.base_values, strict=True)
+                if (b >= 0.5) != (r >= 0.5)
+            },
         }
     return data
 
@@ -160,17 +182,24 @@ def render_html(
     gates: Sequence[GateResult],
     *,
     baseline: RunRecord | None = None,
-    comparisons: Sequence[BenchmarkComparison] = (),
+    comparisons: Sequence[GroupComparison] = (),
+    flips: Sequence[Flip] = (),
     title: str | None = None,
     max_output_chars: int = MAX_OUTPUT_CHARS,
 ) -> str:
-    """The whole page as a string. With ``baseline``, pass ``comparisons`` from ``gates.compare_runs``."""
+    """The whole page as a string.
+
+    With ``baseline``, pass ``comparisons`` from ``comparison.compare_runs_grouped`` (the page lists
+    them per benchmark, worst subgroup first) and optionally ``flips`` from ``reports.flips`` with a
+    similarity of the two outputs of each flipped item.
+    """
     data = report_data(
         run,
         summary,
         gates,
         baseline=baseline,
         comparisons=comparisons,
+        flips=flips,
         title=title,
         max_output_chars=max_output_chars,
     )

@@ -217,43 +217,72 @@
   }
 
   // ------------------------------------------------------------------ baseline comparison
+  // Comparisons arrive per benchmark: the benchmark (key null), then its subgroups worst first.
   const flipped = { down: new Set(), up: new Set() };
-  if (BASE) for (const c of BASE.comparisons) {
+  if (BASE) for (const c of BASE.comparisons.filter((c) => c.key === null)) {
     c.flipped_down.forEach((id) => flipped.down.add(c.benchmark + "/" + id));
     c.flipped_up.forEach((id) => flipped.up.add(c.benchmark + "/" + id));
   }
 
-  function flipList(ids) {
+  // One side of a flip: the verdict by the compared metric's per-item value (>= 0.5 is correct),
+  // the value itself when it is not 0/1 (several samples), and the majority answer.
+  function verdictCell(it, value) {
+    if (!it) return el("td", { class: "muted", text: "absent" });
+    const ok = value >= 0.5, share = value === 0 || value === 1 ? "" : ` ${fmt(value, 2)}`;
+    return el("td", {}, el("span", { class: "badge " + (ok ? "correct" : "wrong"), text: (ok ? "correct" : "wrong") + share }), " ",
+      el("span", { class: "mono", text: it.maj === null ? "∅" : it.maj }));
+  }
+
+  function flipTable(ids) {
     if (!ids.length) return el("div", { class: "flip-list muted", text: "none" });
-    return el("div", { class: "flip-list" }, ids.map((id) => el("button", { class: "link flip", onclick: () => openItem(id), text: id })));
+    const sim = BASE.similarity || {};
+    const hasSim = ids.some((id) => id in sim);
+    return el("div", { class: "table-wrap" }, el("table", { class: "flip-table" },
+      el("thead", {}, el("tr", {}, ["Item", `Baseline ${BASE.run_id}`, `This run ${DATA.run.run_id}`, "Similarity"]
+        .map((h) => el("th", { text: h })))),
+      el("tbody", {}, ids.map((id) => el("tr", { class: "flip-row", "data-id": id },
+        el("td", {}, el("button", { class: "link flip", onclick: () => openItem(id), text: id })),
+        verdictCell(BASE.items[id], BASE.flip_values[id][0]), verdictCell(byId.get(id), BASE.flip_values[id][1]),
+        el("td", { class: "num", title: hasSim ? "similarity of the two outputs" : "pass --similarity embedding to evalsuite compare",
+          text: id in sim ? fmt(sim[id]) : "–" }))))));
   }
 
   function baselineCard() {
     const rows = BASE.comparisons.map((c) => {
       const t = c.test;
-      if (!t) return el("tr", {}, el("td", { text: c.benchmark }), el("td", { colspan: 8, class: "muted", text: "present in one run only" }));
+      const group = c.key === null ? "(all)" : `${c.key}=${c.value}`;
+      const cls0 = c.key === null ? "bench-row" : "group-row";
+      if (!t) return el("tr", { class: cls0 }, el("td", { text: c.benchmark }), el("td", { text: group }), el("td", { colspan: 9, class: "muted", text: "present in one run only" }));
       const cls = t.delta < 0 ? "delta-neg" : t.delta > 0 ? "delta-pos" : "";
       const missing = c.only_in_run.length + c.only_in_baseline.length + c.unscorable.length;
-      return el("tr", {}, el("td", { text: c.benchmark }), el("td", { class: "num", text: t.n }),
+      const verdict = c.dropped ? el("span", { class: "badge wrong", text: "dropped" })
+        : c.p_adjusted === null ? el("span", { class: "muted", title: "fewer paired items than the minimum group size: reported, not gated", text: "not gated" })
+        : el("span", { class: "badge correct", text: "ok" });
+      return el("tr", { class: cls0 + (c.dropped ? " dropped" : ""), "data-name": c.name }, el("td", { text: c.benchmark }), el("td", { text: group }),
+        el("td", { class: "num", text: t.n }),
         el("td", { class: "num", text: fmt(t.base_mean) }), el("td", { class: "num", text: fmt(t.run_mean) }),
         el("td", { class: "num" }, el("span", { class: cls, text: (t.delta >= 0 ? "+" : "") + fmt(t.delta) }),
           el("span", { class: "ci", text: `[${fmt(t.ci_low)}, ${fmt(t.ci_high)}]` })),
-        el("td", { class: "num", text: fmt(t.p_drop, 4) }), el("td", { class: "num", text: fmt(t.p_two_sided, 4) }),
+        el("td", { class: "num", text: fmt(t.p_drop, 4) }),
+        el("td", { class: "num", title: c.p_adjusted === null ? "" : `${c.correction} over ${c.family_size} tests`, text: fmt(c.p_adjusted, 4) }),
         el("td", { class: "num", text: `${t.losses} / ${t.gains}` }),
         el("td", { class: "num", title: `only in this run: ${c.only_in_run.length}, only in baseline: ${c.only_in_baseline.length}, no score on one side: ${c.unscorable.length}`, text: missing }),
-        el("td", { class: "mono", text: t.method }));
+        el("td", {}, verdict));
     });
-    const down = BASE.comparisons.flatMap((c) => c.flipped_down.map((id) => c.benchmark + "/" + id));
-    const up = BASE.comparisons.flatMap((c) => c.flipped_up.map((id) => c.benchmark + "/" + id));
+    const benchRows = BASE.comparisons.filter((c) => c.key === null);
+    const down = benchRows.flatMap((c) => c.flipped_down.map((id) => c.benchmark + "/" + id));
+    const up = benchRows.flatMap((c) => c.flipped_up.map((id) => c.benchmark + "/" + id));
+    const fam = BASE.comparisons.find((c) => c.p_adjusted !== null);
+    const famText = fam ? `; p corrected: ${fam.correction} over ${fam.family_size} tests` : "";
     return el("section", { class: "card", id: "baseline" },
-      el("h2", {}, `Against baseline ${BASE.run_id}`, el("span", { class: "hint", text: `${BASE.model} → ${DATA.run.model}; metric ${BASE.metric}, paired on shared items` })),
-      el("div", { class: "table-wrap", style: "max-height:none" }, el("table", {},
-        el("thead", {}, el("tr", {}, ["Benchmark", "Paired", "Baseline", "This run", "Δ [CI]", "p (drop)", "p (2-sided)", "Worse / better", "Not compared", "Test"]
-          .map((h, i) => el("th", { class: i && i < 9 ? "num" : "", text: h })))),
+      el("h2", {}, `Against baseline ${BASE.run_id}`, el("span", { class: "hint", text: `${BASE.model} → ${DATA.run.model}; metric ${BASE.metric}, paired on shared items${famText}` })),
+      el("div", { class: "table-wrap", style: "max-height:none" }, el("table", { id: "comparison-table" },
+        el("thead", {}, el("tr", {}, ["Benchmark", "Group", "Paired", "Baseline", "This run", "Δ [CI]", "p (drop)", "p (corrected)", "Worse / better", "Not compared", "Verdict"]
+          .map((h, i) => el("th", { class: i > 1 && i < 10 ? "num" : "", text: h })))),
         el("tbody", {}, rows))),
       el("div", { class: "flips" },
-        el("div", {}, el("h3", { text: `Correct → wrong (${down.length})` }), flipList(down)),
-        el("div", {}, el("h3", { text: `Wrong → correct (${up.length})` }), flipList(up))));
+        el("div", {}, el("h3", { text: `Correct → wrong (${down.length})` }), flipTable(down)),
+        el("div", {}, el("h3", { text: `Wrong → correct (${up.length})` }), flipTable(up))));
   }
 
   // ------------------------------------------------------------------ item table

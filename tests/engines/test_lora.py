@@ -121,3 +121,43 @@ def test_vllm_lora_agrees_with_peft(evaluate) -> None:
     assert generated(vl) > 50 and vl["meta"]["generation"]["errors"] == 0  # vLLM's cache entries are its own
     assert pass_rate(hf) == pytest.approx(0.80, abs=0.05), pass_rate(hf)  # measured: 0.80 (48/60)
     assert abs(pass_rate(hf) - pass_rate(vl)) <= 0.05, (pass_rate(hf), pass_rate(vl))
+
+
+@needs_fixtures
+@needs_peft
+@pytest.mark.slow
+def test_shipped_adapter_fails_the_default_gate_because_of_expr(pytester: pytest.Pytester, evaluate) -> None:
+    """Tasks add and expr (120 items): the adapter raises the score (add 33 -> 48 right of 60) but
+    collapses ``expr`` (10 of 60 right -> 1: 10 lost, 1 gained); the default gate (the benchmark, its
+    2 tasks and 3 levels; mid-p McNemar; Holm) fails on ``expr``, while the whole-benchmark gate of
+    before (``--min-group-size`` above every group) lets the adapter through. The same decision on all
+    300 items (Holm over 9 tests, p 0.029) is measured in README.md."""
+    base_args = ("--engine", "hf", "--model", str(TINY), "--max-tokens", "160", "-m", "add or expr")
+    base_result, base = evaluate("two-base", *base_args)
+    assert base_result.ret == 0 and len(base["items"]) == 120
+    assert pass_rate(base) == pytest.approx(43 / 120), pass_rate(base)
+    lora_args = (
+        *base_args,
+        "--adapter",
+        str(ADAPTER),
+        "--baseline",
+        str(pytester.path / "reports" / "two-base"),
+    )
+    md = pytester.path / "gate.md"
+    gated_result, gated = evaluate("two-lora", *lora_args, "--summary-md", str(md))
+    assert pass_rate(gated) == pytest.approx(49 / 120), pass_rate(gated)
+    assert gated_result.ret == pytest.ExitCode.TESTS_FAILED
+    gated_result.stdout.fnmatch_lines(
+        [
+            "FAIL builtin: task=expr dropped 0.150 (0.167 → 0.017) vs baseline, p=0.019 (holm over 6 tests, "
+            "raw 0.00317) < 0.05, CI *; 10 of 60 items flipped to wrong, 1 to right *; whole benchmark +0.050 "
+            "(0.358 → 0.408)*",
+        ]
+    )
+    assert "| builtin/task=expr | 60 | 0.167 | 0.017 |" in md.read_text()
+    # Whole benchmarks only (what the gate did before subgroups): the harmful adapter passes.
+    old_result, old = evaluate("two-lora-old", *lora_args, "--min-group-size", "1000")
+    assert old_result.ret == 0 and generated(old) == 0
+    old_result.stdout.fnmatch_lines(
+        ["PASS builtin: avg@n +0.050 (0.358 → 0.408) vs baseline*(0 tested, 5 too small*"]
+    )

@@ -39,6 +39,11 @@ from evalsuite.options import GROUPS, OPTIONS, add_to_argparse
         (["--data-dir", "no/such/dir"], "*--data-dir no/such/dir: no such directory*"),
         (["--adapter", "no/such/adapter"], "*--adapter no/such/adapter: no such directory*"),
         (["--api-mode", "raw"], "*argument --api-mode: invalid choice: 'raw'*"),
+        (["--correction", "fdr"], "*--correction fdr: expected one of holm, bonferroni, none*"),
+        (["--min-group-size", "0"], "*--min-group-size 0: must be at least 1*"),
+        (["--min-score", "builtin/expr=2"], "*--min-score builtin/expr=2: *outside [[]0, 1[]]*"),
+        (["--summary-md", "no/such/dir/x.md"], "*--summary-md no/such/dir/x.md: its directory */no/such/dir does not exist*"),
+        (["--group-by", "subject"], "*--group-by subject: groups items of a custom JSONL file; pass it with --data FILE*"),
     ],
 )
 def test_bad_value_is_a_usage_error_before_anything_runs(fake_run, args, message):

@@ -50,8 +50,14 @@ def driver(tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
 
 
 @pytest.fixture(scope="module")
-def report(tmp_path_factory: pytest.TempPathFactory, make_run) -> Path:
-    base, run = make_run("base-run", skill=0.0), make_run("ft-run", skill=0.2)
+def pair(make_run) -> tuple:
+    """(baseline, run) of the report."""
+    return make_run("base-run", skill=0.0), make_run("ft-run", skill=0.2)
+
+
+@pytest.fixture(scope="module")
+def report(tmp_path_factory: pytest.TempPathFactory, pair) -> Path:
+    base, run = pair
     summary = summarize(run.items, ks=(1, 4))
     gates = check_min_score(summary, {"math500": 0.6, "aime24": 0.2}) + check_baseline(run, base)
     out = tmp_path_factory.mktemp("run")
@@ -138,3 +144,45 @@ def test_report_renders_searches_and_drills_down(driver, report: Path, tmp_path:
     drv.save_screenshot(str(shot))
     assert shot.stat().st_size > 10_000
     shutil.copy(shot, SCREENSHOT_COPY)
+
+
+def test_comparison_lists_subgroups_worst_first_and_flips_side_by_side(
+    driver, report: Path, pair, tmp_path: Path
+) -> None:
+    from selenium.webdriver.common.by import By
+
+    from evalsuite.comparison import benchmarks_only, compare_runs_grouped, worst_first
+
+    base, run = pair
+    cmp = compare_runs_grouped(run, base)
+    expected = []
+    for bench in benchmarks_only(cmp):
+        subs = [c for c in cmp if c.benchmark == bench.benchmark and c.key is not None]
+        expected += [bench.name, *(c.name for c in worst_first(subs))]
+    drv = driver
+    drv.get(report.as_uri())
+    _wait(drv, lambda d: d.find_element(By.TAG_NAME, "body").get_attribute("data-ready") == "1")
+    rows = drv.execute_script(
+        "return [...document.querySelectorAll('#comparison-table tbody tr')]"
+        ".map(r => [r.dataset.name || '', r.children[7] ? r.children[7].textContent : ''])"
+    )
+    assert [name for name, _ in rows] == expected
+    by_name = {c.name: c for c in cmp}
+    for name, shown in rows:  # the corrected p of the family, "–" for groups too small to gate
+        adjusted = by_name[name].p_adjusted
+        assert shown == ("–" if adjusted is None else f"{adjusted:.4f}"), name
+    flips = drv.find_elements(By.CSS_SELECTOR, "table.flip-table tr.flip-row")
+    assert len(flips) == sum(len(c.flipped_down) + len(c.flipped_up) for c in benchmarks_only(cmp))
+    first = flips[0]
+    cells = [td.text for td in first.find_elements(By.TAG_NAME, "td")]
+    assert cells[1].split()[0] == "correct" and cells[2].split()[0] == "wrong" and cells[3] == "–"
+    first.find_element(By.CSS_SELECTOR, "button.flip").click()
+    drill = _wait(
+        drv,
+        lambda d: d.find_element(By.ID, "drill") if d.find_element(By.ID, "drill").is_displayed() else None,
+    )
+    assert first.get_attribute("data-id") in drill.text
+    assert len(drill.find_elements(By.CSS_SELECTOR, "pre.output")) == 2  # baseline and this run, side by side
+    shot = tmp_path / "comparison.png"
+    drv.save_screenshot(str(shot))
+    shutil.copy(shot, SCREENSHOT_COPY.with_name("report_comparison_screenshot.png"))

@@ -1,12 +1,13 @@
-"""Gates: --min-score parsing and checks, --baseline paired tests."""
+"""Gates: --min-score parsing and checks (benchmarks and subgroups), --baseline paired tests."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
-from scipy.stats import binomtest
+from scipy.stats import binom, binomtest
 
-from evalsuite.gates import check_baseline, check_min_score, compare_benchmark, parse_thresholds
+from evalsuite.comparison import compare_runs_grouped
+from evalsuite.gates import check_baseline, check_min_score, parse_thresholds
 from evalsuite.metrics import paired_test, summarize
 from evalsuite.types import ItemResult, RunRecord, SampleResult
 
@@ -38,6 +39,8 @@ def run_of(verdicts: list[list[bool]], *, bench: str = "math500", run_id: str = 
         (" math500 = 1 , ", {"math500": 1.0}),
         ("", {}),
         ("a=0", {"a": 0.0}),
+        ("builtin/expr=0.1,math500/level5=0.3", {"builtin/expr": 0.1, "math500/level5": 0.3}),
+        ("builtin/task=expr=0.25", {"builtin/task=expr": 0.25}),
     ],
 )
 def test_parse_thresholds(spec: str, expected: dict) -> None:
@@ -53,6 +56,7 @@ def test_parse_thresholds(spec: str, expected: dict) -> None:
         ("math500=1.5", "outside"),
         ("a=0.1,a=0.2", "twice"),
         ("a=nan", "outside"),
+        ("builtin/=0.1", "builtin/"),
     ],
 )
 def test_parse_thresholds_errors_name_the_option(spec: str, match: str) -> None:
@@ -88,18 +92,29 @@ def test_min_score_missing_benchmark_or_metric_fails() -> None:
 
 
 @pytest.mark.parametrize(
-    ("losses", "gains", "ties"), [(7, 1, 20), (3, 3, 5), (0, 4, 10), (12, 2, 0), (1, 0, 0)]
+    ("losses", "gains", "ties"), [(7, 1, 20), (3, 3, 5), (0, 4, 10), (12, 2, 0), (1, 0, 0), (10, 1, 49)]
 )
-def test_mcnemar_exact_p_matches_scipy(losses: int, gains: int, ties: int) -> None:
+def test_mcnemar_p_values_match_scipy(losses: int, gains: int, ties: int) -> None:
     base = [1.0] * losses + [0.0] * gains + [1.0] * ties
     run = [0.0] * losses + [1.0] * gains + [1.0] * ties
-    t = paired_test(run, base)
-    assert t.method == "mcnemar-exact"
-    assert (t.losses, t.gains, t.n) == (losses, gains, losses + gains + ties)
-    ref = binomtest(losses, losses + gains, 0.5, alternative="greater").pvalue
-    assert t.p_drop == pytest.approx(ref, rel=1e-12)
-    assert t.p_two_sided == pytest.approx(binomtest(losses, losses + gains, 0.5).pvalue, rel=1e-12)
-    assert t.delta == pytest.approx((gains - losses) / t.n)
+    exact = paired_test(run, base, mcnemar="exact")
+    assert exact.method == "mcnemar-exact"
+    assert (exact.losses, exact.gains, exact.n) == (losses, gains, losses + gains + ties)
+    d = losses + gains
+    ref = binomtest(losses, d, 0.5, alternative="greater").pvalue
+    assert exact.p_drop == pytest.approx(ref, rel=1e-12)
+    assert exact.p_two_sided == pytest.approx(binomtest(losses, d, 0.5).pvalue, rel=1e-12)
+    assert exact.delta == pytest.approx((gains - losses) / exact.n)
+    # mid-p (the default): P(X > losses) + P(X = losses) / 2 under Binomial(d, 1/2).
+    mid = paired_test(run, base)
+    assert mid.method == "mcnemar-midp"
+    assert mid.p_drop == pytest.approx(binom.sf(losses, d, 0.5) + binom.pmf(losses, d, 0.5) / 2, rel=1e-12)
+    assert mid.p_drop < exact.p_drop and mid.delta == exact.delta and mid.ci_low == exact.ci_low
+
+
+def test_mcnemar_variant_is_validated() -> None:
+    with pytest.raises(ValueError, match="mid-p, exact"):
+        paired_test([1.0], [0.0], mcnemar="asymptotic")
 
 
 def test_permutation_test_is_seeded_and_sensible() -> None:
@@ -134,7 +149,8 @@ def test_significant_large_drop_fails_with_readable_message() -> None:
     (gate,) = check_baseline(run, base)
     assert not gate.passed
     assert gate.message.startswith("math500: dropped 0.200 (0.800 → 0.600) vs baseline, p=")
-    assert "< 0.05, max drop 0.02" in gate.message and "mcnemar-exact" in gate.message
+    assert "< 0.05, CI -0.2" in gate.message and "max drop 0.02" in gate.message
+    assert "20 of 100 items flipped to wrong, 0 to right" in gate.message and "mcnemar-midp" in gate.message
     assert gate.details["test"]["losses"] == 20 and len(gate.details["flipped_down"]) == 20
 
 
@@ -179,7 +195,7 @@ def test_missing_items_are_reported_not_dropped_silently() -> None:
             make_item("y", [True]),
         ),
     )
-    cmp = compare_benchmark(run, base, "math500")
+    (cmp,) = compare_runs_grouped(run, base)
     assert cmp.item_ids == ("a", "b")
     assert cmp.only_in_run == ("x", "y") and cmp.only_in_baseline == ("d", "e") and cmp.unscorable == ("c",)
     (gate,) = check_baseline(run, base)
@@ -202,3 +218,78 @@ def test_check_baseline_validates_arguments() -> None:
     r = run_of([[True]])
     with pytest.raises(ValueError, match="alpha"):
         check_baseline(r, r, alpha=0)
+
+
+# ---------------------------------------------------------------------------- --min-score subgroups
+
+
+def grouped_item(item_id: str, ok: bool, **groups: str) -> ItemResult:
+    return ItemResult(
+        "builtin", item_id, groups, "p", "1", (SampleResult(0, "o", ok, float(ok), "1", "r", "stop", 5),)
+    )
+
+
+@pytest.fixture
+def grouped_summary():
+    items = [grouped_item(f"expr/{i}", i < 1, task="expr", level="level1") for i in range(10)]
+    items += [grouped_item(f"add/{i}", i < 8, task="add", level="level2") for i in range(10)]
+    return summarize(items)
+
+
+def test_min_score_on_a_subgroup_by_value_or_key_value(grouped_summary) -> None:
+    res = check_min_score(
+        grouped_summary, {"builtin/expr": 0.1, "builtin/task=add": 0.9, "builtin/level2": 0.5}
+    )
+    by = {g.name: g for g in res}
+    assert set(by) == {
+        "min-score:builtin/task=expr",
+        "min-score:builtin/task=add",
+        "min-score:builtin/level=level2",
+    }
+    assert by["min-score:builtin/task=expr"].passed
+    assert by["min-score:builtin/task=expr"].message == "builtin/task=expr: avg@n 0.100 >= min 0.1"
+    assert not by["min-score:builtin/task=add"].passed
+    assert by["min-score:builtin/task=add"].message.startswith(
+        "builtin/task=add: avg@n 0.800 < min 0.9 (95% CI"
+    )
+    assert (
+        by["min-score:builtin/level=level2"].passed
+        and by["min-score:builtin/level=level2"].details["n"] == 10
+    )
+
+
+def test_min_score_unknown_or_ambiguous_subgroup(grouped_summary) -> None:
+    (unknown,) = check_min_score(grouped_summary, {"builtin/level5": 0.3})
+    assert not unknown.passed
+    assert (
+        "no such subgroup in builtin (its groups: level=level1, level=level2, task=add, task=expr)"
+        in unknown.message
+    )
+    (other,) = check_min_score(grouped_summary, {"math500/level5": 0.3})
+    assert not other.passed and "not in this run (ran: builtin)" in other.message
+    both = summarize([grouped_item("a", True, task="x", alt="x")])
+    (ambiguous,) = check_min_score(both, {"builtin/x": 0.5})
+    assert not ambiguous.passed
+    assert ambiguous.message == (
+        "builtin/x: names subgroups under several keys; write one of builtin/alt=x, builtin/task=x in --min-score"
+    )
+
+
+def test_subgroup_collapse_fails_while_the_benchmark_rises() -> None:
+    # 60 items of "a" gain 20, 20 items of "b" lose 12 and gain 0: the benchmark rises, "b" collapses.
+    base = [grouped_item(f"a{i}", i < 20, part="a") for i in range(60)]
+    base += [grouped_item(f"b{i}", i < 14, part="b") for i in range(20)]
+    run = [grouped_item(f"a{i}", i < 40, part="a") for i in range(60)]
+    run += [grouped_item(f"b{i}", i < 2, part="b") for i in range(20)]
+    (gate,) = check_baseline(RunRecord("r", {}, tuple(run)), RunRecord("b", {}, tuple(base)))
+    assert not gate.passed
+    assert gate.message.startswith("builtin: part=b dropped 0.600 (0.700 → 0.100) vs baseline, p=")
+    assert (
+        "(holm over 3 tests, raw " in gate.message
+        and "12 of 20 items flipped to wrong, 0 to right" in gate.message
+    )
+    assert "whole benchmark +0.100 (0.425 → 0.525)" in gate.message
+    (tiny,) = check_baseline(
+        RunRecord("r", {}, tuple(run)), RunRecord("b", {}, tuple(base)), min_group_size=21
+    )
+    assert tiny.passed and "1 too small to gate" in tiny.message
