@@ -36,7 +36,9 @@ class PuzzleChecker(Protocol):
         ...
 
 
-checkers: Registry[Any] = Registry("checker", ["evalsuite.verify.puzzle", "evalsuite.verify.bootcamps"])
+checkers: Registry[Any] = Registry(
+    "checker", ["evalsuite.verify.puzzle", "evalsuite.verify.bootcamps", "evalsuite.verify.bootcamp_grids"]
+)
 register_checker = checkers.register
 
 
