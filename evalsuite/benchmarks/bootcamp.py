@@ -41,7 +41,7 @@ def find_test_dir(options: LoadOptions) -> Path:
     if found is None:
         raise BenchmarkError(
             "bootcamp: no test directory; pass --test-dir DIR (a directory of <bootcamp>.jsonl "
-            "files, e.g. InternBootcamp's examples/data/Intenbootcamp_eval), or --data-path bootcamp=DIR"
+            "files, e.g. InternBootcamp's examples/data/InternBootcamp_eval), or --data-path bootcamp=DIR"
         )
     return found
 
