@@ -6,7 +6,7 @@ import pytest
 
 from evalsuite.verify import verify_puzzle
 
-# Identities as InternBootcamp's examples/data/Intenbootcamp_eval/*.jsonl ship them (abridged to
+# Identities as InternBootcamp's examples/data/InternBootcamp_eval/*.jsonl ship them (abridged to
 # the fields the checkers read, plus one neighbour to show the rest is ignored).
 ARITHMETIC = {
     "A": "((((((5 !& -8) ][ -7) && -8) ~][ -2) ~ 8) ~! 1)",
