@@ -18,7 +18,7 @@ from evalsuite.benchmarks import BenchmarkData
 from evalsuite.cache import CompletionCache
 from evalsuite.generation import GenerationFailed, wait_for_item
 from evalsuite.scoring import evaluate_item, failed_item, record_result
-from evalsuite.selection import item_marks, load_benchmarks, select_items
+from evalsuite.selection import item_marks, load_benchmarks, select_items, select_shard
 from evalsuite.settings import Settings
 from evalsuite.types import Completion, Item, ItemResult
 
@@ -26,16 +26,21 @@ from evalsuite.types import Completion, Item, ItemResult
 class Cases:
     """Parametrizes ``item``, hands each test its completions and verdict; registered in every process."""
 
-    def __init__(self, settings: Settings, data: list[BenchmarkData], items: list[Item]) -> None:
+    def __init__(self, settings: Settings, data: list[BenchmarkData], items: list[Item],
+                 shard: dict[str, Any] | None = None) -> None:
         self.settings = settings
         self.data = data
         self.items = items
+        self.shard = shard  # --shard's record for the run's meta (sharding.plan); None when not sharded
         self.by_nodeid = {i.nodeid: i for i in items}
 
     @classmethod
     def load(cls, settings: Settings) -> Cases:
         data = load_benchmarks(settings.selection)
-        return cls(settings, data, select_items([i for d in data for i in d.items], settings.selection))
+        selected = select_items([i for d in data for i in d.items], settings.selection)
+        shard = select_shard(selected, settings.selection.shard,
+                             max_tokens=settings.sampling.max_tokens, samples=settings.samples)
+        return cls(settings, data, list(shard.items), shard.meta)
 
     @functools.cached_property
     def cache(self) -> CompletionCache:

@@ -68,7 +68,8 @@ class Leader:
         except EngineError as exc:  # e.g. --max-tokens beyond the context a server reports
             raise pytest.UsageError(str(exc)) from exc
         self.recorder = Recorder(
-            settings, report_dir, benchmarks=cases.data, item_order=[i.nodeid for i in cases.items], rootpath=rootpath
+            settings, report_dir, benchmarks=cases.data, item_order=[i.nodeid for i in cases.items], rootpath=rootpath,
+            shard=cases.shard,
         )
 
     def pytest_sessionstart(self, session: pytest.Session) -> None:

@@ -194,6 +194,13 @@ def _writable_file(value: str | None) -> None:
             raise ValueError(f"its directory {parent} does not exist")
 
 
+def _shard(spec: str | None) -> None:
+    if spec:
+        from evalsuite.sharding import parse_shard
+
+        parse_shard(spec)
+
+
 OPTIONS: tuple[Option, ...] = (
     # model and engine
     Option("--model", "engine", "Local HF-format checkpoint directory to evaluate. Default: none (the suite's own tests run)."),
@@ -230,6 +237,7 @@ OPTIONS: tuple[Option, ...] = (
     Option("--limit", "selection", "First N items per benchmark. Default: all.", type=int, check=at_least(1)),
     Option("--items", "selection", "Comma-separated glob patterns of item ids to run. Default: all."),
     Option("--shuffle", "selection", "Shuffle items with --seed before --limit. Default: off.", default=False, flag_only=True),
+    Option("--shard", "selection", "Evaluate shard I of N (e.g. 2/4) of the items that --items/--shuffle/--limit select: a hash split balanced by expected cost; join the shards' run directories with evalsuite merge. Default: all items.", check=_shard),
     Option("--data-dir", "selection", "Directory holding benchmark data files. Default: $EVALSUITE_DATA_DIR, else ./data, else ../shared/data.", check=_existing_dir),
     Option("--data-path", "selection", "Per-benchmark data files, NAME=PATH,... Default: none.", check=_kv),
     Option("--hub", "selection", "Allow downloading benchmark data from the HF hub. Default: off (offline).", default=False, flag_only=True, load_key="hub"),

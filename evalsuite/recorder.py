@@ -29,12 +29,13 @@ class Recorder:
     """Collects results; at the end computes metrics, applies the gates, writes reports, says the exit status."""
 
     def __init__(self, settings: Settings, report_dir: Path, *, benchmarks: Sequence[BenchmarkData],
-                 item_order: Sequence[str], rootpath: Path) -> None:
+                 item_order: Sequence[str], rootpath: Path, shard: dict[str, Any] | None = None) -> None:
         self.settings = settings
         self.report_dir = report_dir
         self.benchmarks = benchmarks
         self.order = {nodeid: i for i, nodeid in enumerate(item_order)}
         self.rootpath = rootpath
+        self.shard = shard
         self.results: dict[str, ItemResult] = {}
         self.other_failures = 0
         self.started = time.time()
@@ -65,6 +66,7 @@ class Recorder:
     def meta(self, stats: GenerationStats | None, fingerprint: str | None) -> dict[str, Any]:
         s = self.settings
         model = s.engine.model or s.engine.model_name or s.engine.api_url or "model"
+        shard = {} if self.shard is None else {"shard": self.shard}
         return {
             "run_id": s.output.run_id,
             "started": time.strftime("%Y-%m-%dT%H:%M:%S", time.localtime(self.started)),
@@ -96,6 +98,7 @@ class Recorder:
             "packages": _package_versions(),
             "python": platform.python_version(),
             "git_commit": _git_commit(self.rootpath),
+            **shard,
         }
 
     def finish(self, exitstatus: int, *, stats: GenerationStats | None = None, fingerprint: str | None = None,

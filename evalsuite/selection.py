@@ -1,4 +1,9 @@
-"""Settings to items: load the selected benchmarks, then ``--items``, ``--shuffle`` and ``--limit``."""
+"""Settings to items: load the selected benchmarks, then ``--items``, ``--mix``, ``--shuffle``, ``--limit``, ``--shard``.
+
+``--shard`` comes last: the N shards of a split partition exactly the items an unsharded run with
+the same options evaluates (``--limit 50 --shard 1/2`` is half of 50 items, not 50 of half), which
+is what lets ``evalsuite merge`` rebuild that run.
+"""
 
 from __future__ import annotations
 
@@ -12,6 +17,7 @@ from evalsuite.benchmarks import BenchmarkData, BenchmarkError, benchmarks
 from evalsuite.benchmarks.sources import slug
 from evalsuite.registry import UnknownNameError
 from evalsuite.settings import Selection
+from evalsuite.sharding import Shard, ShardPlan, plan
 from evalsuite.types import Item
 
 
@@ -74,6 +80,13 @@ def mix_items(items: Sequence[Item], weights: Mapping[str, float], size: int, *,
         pool = by_benchmark.get(name, [])
         out += random.Random(f"mix/{seed}/{name}").sample(pool, min(count, len(pool)))
     return out
+
+
+def select_shard(selected: Sequence[Item], shard: Shard | None, *, max_tokens: int | None, samples: int) -> ShardPlan:
+    """``--shard I/N`` over the selected items (see ``evalsuite.sharding``); all of them without it."""
+    if shard is None:
+        return ShardPlan(tuple(selected), None)
+    return plan(selected, shard, max_tokens=max_tokens, samples=samples)
 
 
 def mark_name(value: str) -> str:

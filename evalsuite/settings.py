@@ -25,6 +25,7 @@ from evalsuite.benchmarks.base import LoadOptions
 from evalsuite.engines.base import EngineConfig
 from evalsuite.engines.local import config_context_length
 from evalsuite.redaction import REDACTED, api_key
+from evalsuite.sharding import Shard, parse_shard
 from evalsuite.types import RunRecord, SamplingConfig
 
 RUN_ID_KEY = "evalsuite_run_id"
@@ -54,6 +55,8 @@ class Selection:
     """``--mix``: weight per benchmark of a seeded weighted sample across them; empty for none."""
     mix_size: int | None = None
     """``--mix-size``: items the mix draws in all."""
+    shard: Shard | None = None
+    """``--shard I/N``: evaluate this shard of the selected items; None for all."""
 
 
 @dataclass(frozen=True)
@@ -416,9 +419,10 @@ def _selection(opt: Callable[[str], Any], cwd: Path, names: tuple[str, ...]) -> 
         )
     patterns = tuple(p.strip() for p in (opt("es_items") or "").split(",") if p.strip())
     mix = _options.parse_mix(opt("es_mix")) if opt("es_mix") else {}
+    shard = parse_shard(opt("es_shard")) if opt("es_shard") else None
     return Selection(
         names, load, opt("es_limit"), patterns, bool(opt("es_shuffle")), int(opt("es_seed")),
-        mix=mix, mix_size=opt("es_mix_size"),
+        mix=mix, mix_size=opt("es_mix_size"), shard=shard,
     )
 
 
