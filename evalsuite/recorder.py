@@ -19,7 +19,7 @@ from evalsuite.benchmarks import BenchmarkData
 from evalsuite.generation import GenerationStats
 from evalsuite.position_bias import bias_lines, position_biases
 from evalsuite.scoring import RESULT_PROPERTY
-from evalsuite.settings import Settings
+from evalsuite.settings import GateSettings, Settings
 from evalsuite.types import ItemResult, RunRecord, item_result_from_dict
 
 log = logging.getLogger(__name__)
@@ -104,39 +104,10 @@ class Recorder:
     def finish(self, exitstatus: int, *, stats: GenerationStats | None = None, fingerprint: str | None = None,
                endpoints: list[dict[str, Any]] | None = None) -> int:
         """Write everything; return the session's exit status (gates decide unless --strict)."""
-        from evalsuite import gates as _gates
-        from evalsuite import metrics as _metrics
-        from evalsuite.comparison import compare_runs_grouped
-        from evalsuite.reports import write_reports
-        from evalsuite.reports.markdown import render_markdown, write_markdown
-
-        g = self.settings.gates
-        assert g is not None, "the leader always resolves its gates"
+        assert self.settings.gates is not None, "the leader always resolves its gates"
         record = self.record(stats=stats, fingerprint=fingerprint, endpoints=endpoints)
-        self.summary = _metrics.summarize(record.items, ks=g.pass_k)
         self.biases = position_biases(record.items)
-        gates: list[Any] = []
-        comparisons: list[Any] = []
-        if g.min_score:
-            gates += _gates.check_min_score(self.summary, g.min_score, g.metric)
-        if g.baseline is not None:
-            comparisons = compare_runs_grouped(
-                record, g.baseline, metric=g.metric, correction=g.correction, min_group_size=g.min_group_size
-            )
-            gates += _gates.check_baseline(
-                record, g.baseline, max_drop=g.max_drop, alpha=g.alpha, min_group_size=g.min_group_size,
-                comparisons=comparisons,
-            )
-        if g.max_truncation is not None:
-            gates += _gates.check_max_truncation(self.summary, g.max_truncation)
-        self.gates = gates
-        self.written = write_reports(
-            self.report_dir, record, self.summary, gates, baseline=g.baseline, metric=g.metric, comparisons=comparisons
-        )
-        if g.summary_md is not None:
-            text = render_markdown(gates, comparisons, run=record, baseline=g.baseline, max_drop=g.max_drop, alpha=g.alpha)
-            write_markdown(text, g.summary_md)
-            self.written["summary_md"] = g.summary_md
+        self.summary, self.gates, self.written = conclude(self.report_dir, record, self.settings.gates)
         return self._exit_status(exitstatus, record)
 
     def _exit_status(self, exitstatus: int, record: RunRecord) -> int:
@@ -146,21 +117,8 @@ class Recorder:
             return exitstatus
         if exitstatus not in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED):
             return exitstatus  # interrupted, internal or usage errors stay what they are
-        errored = [
-            (r.nodeid, s.error) for r in record.items for s in r.samples if s.error and s.finish_reason == "error"
-        ]
-        failed_gates = [g for g in self.gates if not g.passed]
-        if self.other_failures:
-            self.exit_reason = f"{self.other_failures} non-evaluation test(s) failed"
-        elif errored:
-            items = len({nodeid for nodeid, _ in errored})
-            nodeid, error = errored[0]
-            self.exit_reason = f"{items} item(s) could not be generated (infrastructure errors), e.g. {nodeid}: {error}"
-        elif failed_gates:
-            self.exit_reason = "gate failed: " + "; ".join(g.message for g in failed_gates)
-        else:
-            return int(pytest.ExitCode.OK)
-        return int(pytest.ExitCode.TESTS_FAILED)
+        self.exit_reason = failure_reason(record, self.gates, other_failures=self.other_failures)
+        return int(pytest.ExitCode.TESTS_FAILED if self.exit_reason else pytest.ExitCode.OK)
 
     # ------------------------------------------------------------------------------------------
 
@@ -184,6 +142,58 @@ class Recorder:
             tr.write_line(f"exit status 1: {self.exit_reason}", red=True)
         if self.written:
             tr.write_line(f"reports: {self.report_dir}")
+
+
+def conclude(report_dir: Path, record: RunRecord, gates: GateSettings) -> tuple[Any, list[Any], dict[str, Path]]:
+    """Metrics, gates and every report of a finished run: ``(summary, gate results, written paths)``.
+
+    The one ending of a run, shared by the recorder and ``evalsuite merge``.
+    """
+    from evalsuite import gates as _gates
+    from evalsuite import metrics as _metrics
+    from evalsuite.comparison import compare_runs_grouped
+    from evalsuite.reports import write_reports
+    from evalsuite.reports.markdown import render_markdown, write_markdown
+
+    g = gates
+    summary = _metrics.summarize(record.items, ks=g.pass_k)
+    results: list[Any] = []
+    comparisons: list[Any] = []
+    if g.min_score:
+        results += _gates.check_min_score(summary, g.min_score, g.metric)
+    if g.baseline is not None:
+        comparisons = compare_runs_grouped(
+            record, g.baseline, metric=g.metric, correction=g.correction, min_group_size=g.min_group_size
+        )
+        results += _gates.check_baseline(
+            record, g.baseline, max_drop=g.max_drop, alpha=g.alpha, min_group_size=g.min_group_size,
+            comparisons=comparisons,
+        )
+    if g.max_truncation is not None:
+        results += _gates.check_max_truncation(summary, g.max_truncation)
+    written = write_reports(
+        report_dir, record, summary, results, baseline=g.baseline, metric=g.metric, comparisons=comparisons
+    )
+    if g.summary_md is not None:
+        text = render_markdown(results, comparisons, run=record, baseline=g.baseline, max_drop=g.max_drop, alpha=g.alpha)
+        write_markdown(text, g.summary_md)
+        written["summary_md"] = g.summary_md
+    return summary, results, written
+
+
+def failure_reason(record: RunRecord, gates: Sequence[Any], *, other_failures: int = 0) -> str:
+    """Why the run fails (non-evaluation tests, infrastructure errors, a gate); empty when it passes."""
+    errored = [(r.nodeid, s.error) for r in record.items for s in r.samples if s.error and s.finish_reason == "error"]
+    failed_gates = [g for g in gates if not g.passed]
+    if other_failures:
+        return f"{other_failures} non-evaluation test(s) failed"
+    if errored:
+        items = len({nodeid for nodeid, _ in errored})
+        nodeid, error = errored[0]
+        return f"{items} item(s) could not be generated (infrastructure errors), e.g. {nodeid}: {error}"
+    if failed_gates:
+        return "gate failed: " + "; ".join(g.message for g in failed_gates)
+    return ""
 
 
 def summary_lines(summary: Any) -> list[str]:

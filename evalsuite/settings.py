@@ -12,7 +12,7 @@ import importlib.util
 import os
 import time
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -255,7 +255,7 @@ def resolve(config: pytest.Config) -> Settings:
     )
     strict = bool(config.getoption("strict", False))
     fewest = min(samples_by_benchmark.get(b, samples) for b in names)
-    gates = _gates(opt, selection, fewest, strict=strict) if not hasattr(config, "workerinput") else None
+    gates = gate_settings(opt, selection.benchmarks, fewest, strict=strict) if not hasattr(config, "workerinput") else None
     return Settings(
         engine_name=engine_name,
         engine=engine,
@@ -426,7 +426,11 @@ def _selection(opt: Callable[[str], Any], cwd: Path, names: tuple[str, ...]) -> 
     )
 
 
-def _gates(opt: Callable[[str], Any], selection: Selection, samples: int, *, strict: bool) -> GateSettings:
+def gate_settings(opt: Callable[[str], Any], benchmarks: Sequence[str], samples: int, *, strict: bool) -> GateSettings:
+    """The gates options (``opt(dest)``) of a run of ``benchmarks`` with ``samples`` per item.
+
+    Also what ``evalsuite merge`` gates with. Raises ``pytest.UsageError`` naming the option.
+    """
     from evalsuite.gates import parse_thresholds
 
     metric = opt("es_metric")
@@ -439,7 +443,7 @@ def _gates(opt: Callable[[str], Any], selection: Selection, samples: int, *, str
         min_score = parse_thresholds(opt("es_min_score")) if opt("es_min_score") else {}
     except ValueError as exc:
         raise _options.usage_error("--min-score", opt("es_min_score"), str(exc)) from None
-    baseline = _read_baseline(opt("es_baseline"), selection) if opt("es_baseline") else None
+    baseline = _read_baseline(opt("es_baseline"), benchmarks) if opt("es_baseline") else None
     return GateSettings(
         pass_k=pass_k,
         metric=metric,
@@ -456,7 +460,7 @@ def _gates(opt: Callable[[str], Any], selection: Selection, samples: int, *, str
     )
 
 
-def _read_baseline(path: str, selection: Selection) -> RunRecord:
+def _read_baseline(path: str, benchmarks: Sequence[str]) -> RunRecord:
     """The baseline run, checked to share a benchmark with this run."""
     from evalsuite.reports import read_run
 
@@ -465,11 +469,11 @@ def _read_baseline(path: str, selection: Selection) -> RunRecord:
     except (OSError, ValueError) as exc:
         raise _options.usage_error("--baseline", path, str(exc)) from None
     theirs = sorted({it.benchmark for it in record.items})
-    if not set(theirs) & set(selection.benchmarks):
+    if not set(theirs) & set(benchmarks):
         raise _options.usage_error(
             "--baseline", path,
             f"its benchmarks ({', '.join(theirs) or 'none'}) share none with this run's "
-            f"({', '.join(selection.benchmarks)}); compare runs of the same benchmark",
+            f"({', '.join(benchmarks)}); compare runs of the same benchmark",
         )
     return record
 

@@ -42,7 +42,9 @@ def chunks(nodeids: Sequence[str], costs: Sequence[float], count: int) -> list[i
 SPLITS: dict[str, Split] = {"ring (ours)": assign, "rendezvous": rendezvous, "order chunks": chunks}
 
 
-def balance(items: Sequence[Item], max_tokens: int, count: int, split: Split) -> tuple[list[int], list[float]]:
+def balance(
+    items: Sequence[Item], max_tokens: int, count: int, split: Split
+) -> tuple[list[int], list[float]]:
     costs = [item_cost(i, max_tokens=max_tokens) for i in items]
     shards = split([i.nodeid for i in items], costs, count)
     sizes, loads = [0] * count, [0.0] * count
@@ -52,7 +54,9 @@ def balance(items: Sequence[Item], max_tokens: int, count: int, split: Split) ->
     return sizes, loads
 
 
-def moved(items: Sequence[Item], max_tokens: int, count: int, split: Split, seed: int | None) -> tuple[int, int]:
+def moved(
+    items: Sequence[Item], max_tokens: int, count: int, split: Split, seed: int | None
+) -> tuple[int, int]:
     """Items of the old set whose shard differs in the new set (``items``, 10% more than the old set).
 
     ``seed``: the added items are a seeded random ~9.1% of ``items``; None: the last 9.1% (appended).
@@ -72,7 +76,9 @@ def _split(items: Sequence[Item], max_tokens: int, count: int, split: Split) -> 
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--data-dir", default="../shared/data")
     parser.add_argument("--max-tokens", type=int, default=512)
     parser.add_argument("--seeds", type=int, default=20, help="Seeded additions averaged over.")
@@ -97,8 +103,10 @@ def main() -> None:
                 runs = [moved(items, args.max_tokens, count, split, seed) for seed in range(args.seeds)]
                 share = statistics.fmean(m / n for m, n in runs)
                 tail, n_old = moved(items, args.max_tokens, count, split, None)
-                print(f"  +10% items, N={count} {label:<13} moved {share:.1%} of old items when scattered "
-                      f"(mean of {args.seeds} seeded additions), {tail}/{n_old} = {tail / n_old:.1%} when appended")
+                print(
+                    f"  +10% items, N={count} {label:<13} moved {share:.1%} of old items when scattered "
+                    f"(mean of {args.seeds} seeded additions), {tail}/{n_old} = {tail / n_old:.1%} when appended"
+                )
 
 
 if __name__ == "__main__":
