@@ -1,4 +1,4 @@
-"""``evalsuite run|merge|compare|perf|report|make-tiny``: for when a command line is more natural than pytest."""
+"""``evalsuite run|merge|serve|compare|perf|report|make-tiny``: for when a command line is more natural than pytest."""
 
 from __future__ import annotations
 
@@ -60,6 +60,12 @@ def _merge(argv: Sequence[str]) -> int:
     return merge_main(argv)
 
 
+def _serve(argv: Sequence[str]) -> int:
+    from evalsuite.serve import main as serve_main
+
+    return serve_main(argv)
+
+
 def _perf(argv: Sequence[str]) -> int:
     from evalsuite.perf import main as perf_main
 
@@ -69,6 +75,7 @@ def _perf(argv: Sequence[str]) -> int:
 COMMANDS = {
     "run": (_run, "evaluate a model: pytest on the packaged benchmark module (takes every pytest option)"),
     "merge": (_merge, "join the run directories of --shard I/N jobs into one run (metrics, gates, reports)"),
+    "serve": (_serve, "start one warm engine behind an OpenAI-compatible endpoint for later --api-url runs"),
     "compare": (_compare, "compare two runs item by item: deltas, p-values, flipped items, side-by-side HTML"),
     "perf": (_perf, "measure serving speed of an OpenAI-compatible endpoint (TTFT, TPOT, latency, throughput)"),
     "report": (_report, "rewrite the reports of a run directory from its records"),

@@ -319,6 +319,13 @@ def add_to_argparse(parser: argparse.ArgumentParser, groups: Iterable[str] = tup
             group.add_argument(option.flag, *option.aliases, **_kwargs(option))
 
 
+def add_flags(parser: argparse.ArgumentParser, flags: Iterable[str]) -> None:
+    """Register the named options (e.g. ``--model``, ``--dtype``) on a command that takes only a few."""
+    for flag in flags:
+        option = BY_FLAG[flag]
+        parser.add_argument(option.flag, *option.aliases, **_kwargs(option))
+
+
 def usage_error(option: Option | str, value: Any, message: str) -> pytest.UsageError:
     """``--flag VALUE: message``, the one shape of every option error."""
     flag = option if isinstance(option, str) else option.flag
