@@ -2,7 +2,8 @@
 
 ``GET /v1/models``, ``POST /v1/chat/completions`` and ``POST /v1/completions``, streamed (server-sent
 events) or whole, on the standard library's threading HTTP server. One worker thread owns the
-engine: requests that arrive together (within ``batch_wait_s``) and share their sampling parameters
+engine: requests that arrive together (each within ``batch_wait_s`` of the last, for at most
+``max_batch_wait_s``) and share their sampling parameters
 go to the engine as one ``generate`` call, so concurrent clients are batched as an evaluation run
 batches its plan. The engine hands back whole completions, so a stream carries the text in one chunk
 once its batch finishes (the client's time to first token is its batch's latency).
@@ -47,13 +48,14 @@ class EngineServer:
     """An OpenAI-compatible endpoint serving ``engine`` (already loaded) under ``model_name``."""
 
     def __init__(self, engine: Engine, *, model_name: str, host: str = "127.0.0.1", port: int = 0,
-                 seed: int = 0, max_batch: int = 256, batch_wait_s: float = 0.02,
+                 seed: int = 0, max_batch: int = 256, batch_wait_s: float = 0.05, max_batch_wait_s: float = 0.5,
                  card: Mapping[str, Any] | None = None) -> None:
         self.engine = engine
         self.model_name = model_name
         self.seed = seed
         self.max_batch = max_batch
         self.batch_wait_s = batch_wait_s
+        self.max_batch_wait_s = max_batch_wait_s
         self.card = {"id": model_name, "object": "model", "created": 0, "owned_by": "evalsuite", **(card or {})}
         self._queue: queue.Queue[_Pending] = queue.Queue()
         self._stop = threading.Event()
@@ -100,8 +102,10 @@ class EngineServer:
                 batch = [self._queue.get(timeout=0.2)]
             except queue.Empty:
                 continue
-            deadline = time.monotonic() + self.batch_wait_s
-            while len(batch) < self.max_batch and (left := deadline - time.monotonic()) > 0:
+            # Gather while requests keep coming (a client's burst arrives over some milliseconds,
+            # one connection thread each), at most max_batch_wait_s after the first.
+            cap = time.monotonic() + self.max_batch_wait_s
+            while len(batch) < self.max_batch and (left := min(self.batch_wait_s, cap - time.monotonic())) > 0:
                 try:
                     batch.append(self._queue.get(timeout=left))
                 except queue.Empty:
