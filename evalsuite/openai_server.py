@@ -47,16 +47,32 @@ class _Pending:
 class EngineServer:
     """An OpenAI-compatible endpoint serving ``engine`` (already loaded) under ``model_name``."""
 
-    def __init__(self, engine: Engine, *, model_name: str, host: str = "127.0.0.1", port: int = 0,
-                 seed: int = 0, max_batch: int = 256, batch_wait_s: float = 0.05, max_batch_wait_s: float = 0.5,
-                 card: Mapping[str, Any] | None = None) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        *,
+        model_name: str,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        seed: int = 0,
+        max_batch: int = 256,
+        batch_wait_s: float = 0.05,
+        max_batch_wait_s: float = 0.5,
+        card: Mapping[str, Any] | None = None,
+    ) -> None:
         self.engine = engine
         self.model_name = model_name
         self.seed = seed
         self.max_batch = max_batch
         self.batch_wait_s = batch_wait_s
         self.max_batch_wait_s = max_batch_wait_s
-        self.card = {"id": model_name, "object": "model", "created": 0, "owned_by": "evalsuite", **(card or {})}
+        self.card = {
+            "id": model_name,
+            "object": "model",
+            "created": 0,
+            "owned_by": "evalsuite",
+            **(card or {}),
+        }
         self._queue: queue.Queue[_Pending] = queue.Queue()
         self._stop = threading.Event()
         self._http = ThreadingHTTPServer((host, port), _handler(self))
@@ -70,7 +86,7 @@ class EngineServer:
     def url(self) -> str:
         """Base URL with ``/v1``, as ``--api-url`` takes it."""
         host, port = self._http.server_address[:2]
-        return f"http://{host}:{port}/v1"
+        return f"http://{host!s}:{port}/v1"
 
     def start(self) -> EngineServer:
         for thread in self._threads:
@@ -105,7 +121,9 @@ class EngineServer:
             # Gather while requests keep coming (a client's burst arrives over some milliseconds,
             # one connection thread each), at most max_batch_wait_s after the first.
             cap = time.monotonic() + self.max_batch_wait_s
-            while len(batch) < self.max_batch and (left := min(self.batch_wait_s, cap - time.monotonic())) > 0:
+            while (
+                len(batch) < self.max_batch and (left := min(self.batch_wait_s, cap - time.monotonic())) > 0
+            ):
                 try:
                     batch.append(self._queue.get(timeout=left))
                 except queue.Empty:
@@ -130,14 +148,18 @@ class EngineServer:
         except Exception as exc:  # the engine failed as a whole: every waiting request learns why
             for pending in group:
                 if not pending.done.is_set():
-                    deliver(Completion(pending.request.key, "", "error", error=f"{type(exc).__name__}: {exc}"))
+                    deliver(
+                        Completion(pending.request.key, "", "error", error=f"{type(exc).__name__}: {exc}")
+                    )
 
     # -- requests -------------------------------------------------------------------------------
 
     def parse(self, path: str, body: Mapping[str, Any]) -> Request:
         """The engine request a chat or completion body asks for."""
         if body.get("model") not in (None, self.model_name):
-            raise BadRequest(f"model {body.get('model')!r} is not served here; this server serves {self.model_name!r}")
+            raise BadRequest(
+                f"model {body.get('model')!r} is not served here; this server serves {self.model_name!r}"
+            )
         if int(body.get("n") or 1) != 1:
             raise BadRequest("n must be 1: send one request per sample")
         if path.endswith("/chat/completions"):
@@ -150,16 +172,19 @@ class EngineServer:
                 raise BadRequest("each message needs 'role' and 'content'") from None
             prompt = self.engine.render(messages)
         else:
-            prompt = body.get("prompt")
-            if not isinstance(prompt, str):
+            raw_prompt = body.get("prompt")
+            if not isinstance(raw_prompt, str):
                 raise BadRequest("'prompt' must be one string")
+            prompt = raw_prompt
             messages = (Message("user", prompt),)
         stop = body.get("stop") or ()
         try:
             sampling = SamplingConfig(
                 temperature=float(body.get("temperature", 1.0)),
                 top_p=float(body.get("top_p", 1.0)),
-                max_tokens=int(body.get("max_completion_tokens") or body.get("max_tokens") or DEFAULT_MAX_TOKENS),
+                max_tokens=int(
+                    body.get("max_completion_tokens") or body.get("max_tokens") or DEFAULT_MAX_TOKENS
+                ),
                 seed=int(body["seed"]) if body.get("seed") is not None else self.seed,
                 stop=(stop,) if isinstance(stop, str) else tuple(str(s) for s in stop),
             )
@@ -170,7 +195,12 @@ class EngineServer:
 
 def _chunks(kind: str, model: str, completion: Completion, include_usage: bool) -> list[dict[str, Any]]:
     """The server-sent events of one finished completion: text, finish reason, usage."""
-    head = {"id": f"cmpl-{completion.key}", "object": f"{kind}.chunk", "created": int(time.time()), "model": model}
+    head = {
+        "id": f"cmpl-{completion.key}",
+        "object": f"{kind}.chunk",
+        "created": int(time.time()),
+        "model": model,
+    }
     usage = _usage(completion)
     if kind == "chat.completion":
         events = [
@@ -194,8 +224,12 @@ def _whole(kind: str, model: str, completion: Completion) -> dict[str, Any]:
     else:
         choice = {"index": 0, "text": completion.text}
     return {
-        "id": f"cmpl-{completion.key}", "object": kind, "created": int(time.time()), "model": model,
-        "choices": [{**choice, "finish_reason": completion.finish_reason}], "usage": _usage(completion),
+        "id": f"cmpl-{completion.key}",
+        "object": kind,
+        "created": int(time.time()),
+        "model": model,
+        "choices": [{**choice, "finish_reason": completion.finish_reason}],
+        "usage": _usage(completion),
     }
 
 
@@ -223,7 +257,9 @@ def _handler(server: EngineServer) -> type[BaseHTTPRequestHandler]:
             self.wfile.write(data)
 
         def _error(self, status: int, message: str) -> None:
-            self._json(status, {"error": {"message": message, "type": "invalid_request_error", "code": status}})
+            self._json(
+                status, {"error": {"message": message, "type": "invalid_request_error", "code": status}}
+            )
 
         def do_GET(self) -> None:  # noqa: N802 - http.server's name
             path = self.path.split("?")[0].rstrip("/")
@@ -237,7 +273,9 @@ def _handler(server: EngineServer) -> type[BaseHTTPRequestHandler]:
         def do_POST(self) -> None:  # noqa: N802 - http.server's name
             path = self.path.split("?")[0].rstrip("/")
             if path not in ("/v1/chat/completions", "/v1/completions"):
-                self._error(404, f"no such endpoint: POST {path}; use /v1/chat/completions or /v1/completions")
+                self._error(
+                    404, f"no such endpoint: POST {path}; use /v1/chat/completions or /v1/completions"
+                )
                 return
             kind = "chat.completion" if path.endswith("/chat/completions") else "text_completion"
             try:

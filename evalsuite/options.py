@@ -323,7 +323,10 @@ def add_flags(parser: argparse.ArgumentParser, flags: Iterable[str]) -> None:
     """Register the named options (e.g. ``--model``, ``--dtype``) on a command that takes only a few."""
     for flag in flags:
         option = BY_FLAG[flag]
-        parser.add_argument(option.flag, *option.aliases, **_kwargs(option))
+        kwargs = _kwargs(option)
+        if not option.flag_only and option.choices is None:
+            kwargs["metavar"] = option.flag.lstrip("-").replace("-", "_").upper()
+        parser.add_argument(option.flag, *option.aliases, **kwargs)
 
 
 def usage_error(option: Option | str, value: Any, message: str) -> pytest.UsageError:

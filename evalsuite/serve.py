@@ -35,13 +35,24 @@ def build_parser() -> argparse.ArgumentParser:
         description="Start one warm engine behind an OpenAI-compatible endpoint; evaluate against it with "
         "pytest --api-url http://HOST:PORT/v1 as often as needed without loading the model again.",
     )
-    parser.add_argument("--engine", choices=("vllm", "hf"), default=None,
-                        help="vllm: exec vLLM's OpenAI server; hf: our transformers engine behind a small "
-                        "server. Default: vllm when importable, else hf.")
-    parser.add_argument("--host", default="127.0.0.1", help="Address to listen on. Default: 127.0.0.1 (loopback).")
-    parser.add_argument("--port", type=int, default=8000, help="Port; 0 picks a free one (hf). Default: 8000.")
-    parser.add_argument("--served-model-name", default=None,
-                        help="Model name clients send. Default: the --model directory's name.")
+    parser.add_argument(
+        "--engine",
+        choices=("vllm", "hf"),
+        default=None,
+        help="vllm: exec vLLM's OpenAI server; hf: our transformers engine behind a small "
+        "server. Default: vllm when importable, else hf.",
+    )
+    parser.add_argument(
+        "--host", default="127.0.0.1", help="Address to listen on. Default: 127.0.0.1 (loopback)."
+    )
+    parser.add_argument(
+        "--port", type=int, default=8000, help="Port; 0 picks a free one (hf). Default: 8000."
+    )
+    parser.add_argument(
+        "--served-model-name",
+        default=None,
+        help="Model name clients send. Default: the --model directory's name.",
+    )
     options.add_flags(parser, ENGINE_FLAGS)
     return parser
 
@@ -56,8 +67,14 @@ def engine_config(args: argparse.Namespace) -> Any:
     if not args.es_model:
         raise ValueError("--model is required: the checkpoint directory to serve")
     engine_options = {k: _number(v) for k, v in options.parse_kv(args.es_engine_options).items()}
-    return EngineConfig(model=args.es_model, adapter=args.es_adapter, dtype=args.es_dtype, seed=int(args.es_seed),
-                        max_model_len=args.es_max_model_len, options=engine_options)
+    return EngineConfig(
+        model=args.es_model,
+        adapter=args.es_adapter,
+        dtype=args.es_dtype,
+        seed=int(args.es_seed),
+        max_model_len=args.es_max_model_len,
+        options=engine_options,
+    )
 
 
 def vllm_command(config: Any, *, host: str, port: int, served_name: str) -> list[str]:
@@ -69,8 +86,17 @@ def vllm_command(config: Any, *, host: str, port: int, served_name: str) -> list
     from evalsuite.engines.vllm import VLLMEngine
 
     kwargs = VLLMEngine(config).engine_kwargs()
-    argv = [sys.executable, "-m", "vllm.entrypoints.openai.api_server",
-            "--host", host, "--port", str(port), "--served-model-name", served_name]
+    argv = [
+        sys.executable,
+        "-m",
+        "vllm.entrypoints.openai.api_server",
+        "--host",
+        host,
+        "--port",
+        str(port),
+        "--served-model-name",
+        served_name,
+    ]
     for key, value in kwargs.items():
         flag = "--" + key.replace("_", "-")
         if value is True:
@@ -84,7 +110,9 @@ def vllm_command(config: Any, *, host: str, port: int, served_name: str) -> list
     return argv
 
 
-def serve_hf(config: Any, *, host: str, port: int, served_name: str, stop: threading.Event | None = None) -> int:
+def serve_hf(
+    config: Any, *, host: str, port: int, served_name: str, stop: threading.Event | None = None
+) -> int:
     """Load the transformers engine, serve it until SIGINT/SIGTERM (or ``stop``), then close it."""
     from evalsuite.engines.base import engines
     from evalsuite.openai_server import EngineServer
@@ -94,13 +122,22 @@ def serve_hf(config: Any, *, host: str, port: int, served_name: str, stop: threa
     engine.load()
     load_s = time.perf_counter() - t0
     card = {"root": str(config.model), "parent": config.adapter}
-    server = EngineServer(engine, model_name=served_name, host=host, port=port, seed=config.seed,
-                          card={k: v for k, v in card.items() if v}).start()
+    server = EngineServer(
+        engine,
+        model_name=served_name,
+        host=host,
+        port=port,
+        seed=config.seed,
+        card={k: v for k, v in card.items() if v},
+    ).start()
     stop = stop or threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
-    print(f"evalsuite serve: hf engine loaded {config.model} in {load_s:.1f}s; ready at {server.url}\n"
-          f"  evaluate with: pytest --api-url {server.url} [options]   (Ctrl-C stops the server)", flush=True)
+    print(
+        f"evalsuite serve: hf engine loaded {config.model} in {load_s:.1f}s; ready at {server.url}\n"
+        f"  evaluate with: pytest --api-url {server.url} [options]   (Ctrl-C stops the server)",
+        flush=True,
+    )
     try:
         while not stop.wait(timeout=0.5):
             pass
@@ -123,8 +160,10 @@ def main(argv: Sequence[str]) -> int:
         engine = args.engine or default_engine()
         served_name = args.served_model_name or Path(str(config.model).rstrip("/")).name
         if args.host not in LOOPBACK:
-            print(f"evalsuite serve: listening on {args.host}, beyond this machine, without authentication",
-                  file=sys.stderr)
+            print(
+                f"evalsuite serve: listening on {args.host}, beyond this machine, without authentication",
+                file=sys.stderr,
+            )
         if engine == "vllm":
             command = vllm_command(config, host=args.host, port=args.port, served_name=served_name)
             print("evalsuite serve: exec " + " ".join(command), flush=True)

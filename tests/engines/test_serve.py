@@ -43,7 +43,9 @@ class CountingEngine:
 @pytest.fixture
 def fake_server(tmp_path):
     script = tmp_path / "script.json"
-    script.write_text(json.dumps({"responses": {"2 + 2": "four", "long": "cut"}, "default": "other", "length": ["long"]}))
+    script.write_text(
+        json.dumps({"responses": {"2 + 2": "four", "long": "cut"}, "default": "other", "length": ["long"]})
+    )
     engine = CountingEngine(script)
     server = EngineServer(engine, model_name="fake-model", batch_wait_s=0.2).start()
     yield server, engine
@@ -68,7 +70,9 @@ def test_our_openai_engine_gets_what_the_engine_behind_the_server_says(fake_serv
     got = {}
     requests = _requests(30, SamplingConfig(max_tokens=20))
     if mode == "completion":
-        requests = [Request(r.key, r.item_nodeid, 0, r.messages, r.messages[0].content, r.sampling) for r in requests]
+        requests = [
+            Request(r.key, r.item_nodeid, 0, r.messages, r.messages[0].content, r.sampling) for r in requests
+        ]
     client.generate(requests, lambda c: got.setdefault(c.key, c))
     assert [got[r.key].text for r in requests] == ["four", "cut", "other"] * 10
     assert [got[r.key].finish_reason for r in requests] == ["stop", "length", "stop"] * 10
@@ -80,7 +84,9 @@ def test_requests_with_other_sampling_go_to_the_engine_apart(fake_server):
     server, engine = fake_server
     client = engines.get("openai")(EngineConfig(api_url=server.url))
     requests = _requests(4, SamplingConfig(max_tokens=20)) + [
-        Request(f"t{i}", "x", 0, (Message("user", "Hello"),), "", SamplingConfig(temperature=0.5, max_tokens=7))
+        Request(
+            f"t{i}", "x", 0, (Message("user", "Hello"),), "", SamplingConfig(temperature=0.5, max_tokens=7)
+        )
         for i in range(4)
     ]
     done = []
@@ -94,7 +100,10 @@ def test_bad_requests_are_400_and_say_why(fake_server):
     chat = f"{server.url}/chat/completions"
     message = [{"role": "user", "content": "hi"}]
     cases = [
-        ({"model": "other", "messages": message}, "model 'other' is not served here; this server serves 'fake-model'"),
+        (
+            {"model": "other", "messages": message},
+            "model 'other' is not served here; this server serves 'fake-model'",
+        ),
         ({"messages": message, "n": 2}, "n must be 1"),
         ({"messages": []}, "'messages' must be a non-empty list"),
         ({"messages": [{"role": "user"}]}, "each message needs 'role' and 'content'"),
@@ -112,13 +121,27 @@ def test_the_vllm_command_carries_our_engine_arguments_and_vllm_accepts_it(tmp_p
     if not (TINY / "config.json").is_file():
         pytest.skip("tiny model absent")
     adapter = REPO_ROOT / "fixtures" / "adapters" / "tiny-r1-lora"
-    config = EngineConfig(model=str(TINY), adapter=str(adapter), dtype="float32", seed=7, max_model_len=1024,
-                          options={"max_num_seqs": 32})
+    config = EngineConfig(
+        model=str(TINY),
+        adapter=str(adapter),
+        dtype="float32",
+        seed=7,
+        max_model_len=1024,
+        options={"max_num_seqs": 32},
+    )
     argv = vllm_command(config, host="127.0.0.1", port=8123, served_name="tiny")
     assert argv[1:3] == ["-m", "vllm.entrypoints.openai.api_server"]
     text = " ".join(argv)
-    for part in ("--dtype float32", "--seed 7", "--max-model-len 1024", "--max-num-seqs 32", "--port 8123",
-                 "--host 127.0.0.1", "--served-model-name tiny", f"--lora-modules tiny-r1-lora={adapter}"):
+    for part in (
+        "--dtype float32",
+        "--seed 7",
+        "--max-model-len 1024",
+        "--max-num-seqs 32",
+        "--port 8123",
+        "--host 127.0.0.1",
+        "--served-model-name tiny",
+        f"--lora-modules tiny-r1-lora={adapter}",
+    ):
         assert part in text
     if importlib.util.find_spec("vllm") is None:
         return
@@ -132,7 +155,18 @@ def test_the_vllm_command_carries_our_engine_arguments_and_vllm_accepts_it(tmp_p
 
 def _serve(log: Path) -> tuple[subprocess.Popen[bytes], str, float]:
     """Start ``evalsuite serve --engine hf`` on a free loopback port; its URL once the model is loaded."""
-    command = [sys.executable, "-m", "evalsuite.cli", "serve", "--engine", "hf", "--model", str(TINY), "--port", "0"]
+    command = [
+        sys.executable,
+        "-m",
+        "evalsuite.cli",
+        "serve",
+        "--engine",
+        "hf",
+        "--model",
+        str(TINY),
+        "--port",
+        "0",
+    ]
     start = time.monotonic()
     with log.open("wb") as out:
         proc = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
@@ -150,7 +184,16 @@ def _serve(log: Path) -> tuple[subprocess.Popen[bytes], str, float]:
 def _evaluate(pytester: pytest.Pytester, run_id: str, *args: str) -> tuple[dict, float]:
     start = time.monotonic()
     result = pytester.runpytest_subprocess(
-        *args, "--limit", "20", "--max-tokens", "160", "--no-cache", "--run-id", run_id, "-p", "no:cacheprovider",
+        *args,
+        "--limit",
+        "20",
+        "--max-tokens",
+        "160",
+        "--no-cache",
+        "--run-id",
+        run_id,
+        "-p",
+        "no:cacheprovider",
         timeout=900,
     )
     wall = time.monotonic() - start
@@ -180,5 +223,7 @@ def test_two_runs_against_one_served_hf_engine_score_as_the_engine_in_process(py
     assert len(direct["verdicts"]) == 20
     assert first["verdicts"] == second["verdicts"] == direct["verdicts"]
     assert first["generation"]["generated"] == second["generation"]["generated"] > 0
-    print(f"serve ready after {ready_s:.1f}s; runs against it {first_s:.1f}s and {second_s:.1f}s; "
-          f"in-process hf run {direct_s:.1f}s (its engine start-up {direct['generation']['load_seconds']:.1f}s)")
+    print(
+        f"serve ready after {ready_s:.1f}s; runs against it {first_s:.1f}s and {second_s:.1f}s; "
+        f"in-process hf run {direct_s:.1f}s (its engine start-up {direct['generation']['load_seconds']:.1f}s)"
+    )
