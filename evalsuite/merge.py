@@ -103,7 +103,8 @@ def _same(shards: Sequence[tuple[Path, RunRecord]], name: str, value: Any, why: 
 
 def _merged_meta(shards: Sequence[tuple[Path, RunRecord]], run_id: str) -> dict[str, Any]:
     ordered = sorted(shards, key=lambda s: int(s[1].meta["shard"]["index"]))
-    meta = {k: v for k, v in ordered[0][1].meta.items() if k != "shard"}
+    # Per-job figures (the shard, its HTTP endpoints) stay with each shard in merged_from.
+    meta = {k: v for k, v in ordered[0][1].meta.items() if k not in ("shard", "endpoints")}
     meta["run_id"] = run_id
     meta["options"] = {**meta.get("options", {}), "shard": None, "run_id": run_id}
     meta["started"] = min(str(r.meta.get("started", "")) for _, r in shards)
@@ -117,6 +118,7 @@ def _merged_meta(shards: Sequence[tuple[Path, RunRecord]], run_id: str) -> dict[
             "items": len(run.items),
             "cost": run.meta["shard"].get("cost"),
             "generation": run.meta.get("generation"),
+            **({"endpoints": run.meta["endpoints"]} if run.meta.get("endpoints") else {}),
         }
         for path, run in ordered
     ]
