@@ -39,7 +39,7 @@ class Cases:
         data = load_benchmarks(settings.selection)
         selected = select_items([i for d in data for i in d.items], settings.selection)
         shard = select_shard(selected, settings.selection.shard,
-                             max_tokens=settings.sampling.max_tokens, samples=settings.samples)
+                             max_tokens=settings.sampling.max_tokens, samples=settings.samples_for)
         return cls(settings, data, list(shard.items), shard.meta)
 
     @functools.cached_property

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import fnmatch
 import random
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 import pytest
 
@@ -82,7 +82,9 @@ def mix_items(items: Sequence[Item], weights: Mapping[str, float], size: int, *,
     return out
 
 
-def select_shard(selected: Sequence[Item], shard: Shard | None, *, max_tokens: int | None, samples: int) -> ShardPlan:
+def select_shard(
+    selected: Sequence[Item], shard: Shard | None, *, max_tokens: int | None, samples: Callable[[str], int] | int
+) -> ShardPlan:
     """``--shard I/N`` over the selected items (see ``evalsuite.sharding``); all of them without it."""
     if shard is None:
         return ShardPlan(tuple(selected), None)

@@ -18,15 +18,15 @@ apart; cutting the selection order into N chunks would shift every item after th
 Expected cost of an item: ``samples * (prompt tokens + max_tokens)``, prompt tokens estimated as
 characters / 4. The decode budget counts whole because it is the only per-run figure known before
 generation and reasoning models spend most of it; prompt lengths make the difference between items
-(few-shot prompts, long problems). Samples multiply every item alike, so they set the scale of the
-figures, not the split.
+(few-shot prompts, long problems). Samples (per benchmark, as a protocol may set them) weigh
+benchmarks against each other; within one benchmark they only set the scale of the figures.
 """
 
 from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -118,7 +118,9 @@ def selection_hash(nodeids: Sequence[str]) -> str:
     return hashlib.sha256("\n".join(nodeids).encode()).hexdigest()[:16]
 
 
-def plan(selected: Sequence[Item], shard: Shard, *, max_tokens: int | None, samples: int = 1) -> ShardPlan:
+def plan(
+    selected: Sequence[Item], shard: Shard, *, max_tokens: int | None, samples: Callable[[str], int] | int = 1
+) -> ShardPlan:
     """The items of ``shard`` among ``selected``, and its record for the run's meta.
 
     The meta holds ``index``/``count``; ``selected`` (items in the whole split) and its
@@ -127,7 +129,8 @@ def plan(selected: Sequence[Item], shard: Shard, *, max_tokens: int | None, samp
     ``evalsuite merge`` restores the unsharded order.
     """
     nodeids = [i.nodeid for i in selected]
-    costs = [item_cost(i, max_tokens=max_tokens, samples=samples) for i in selected]
+    per = samples if callable(samples) else (lambda benchmark: int(samples))  # samples by benchmark
+    costs = [item_cost(i, max_tokens=max_tokens, samples=per(i.benchmark)) for i in selected]
     shards = assign(nodeids, costs, shard.count)
     mine = [p for p, s in enumerate(shards) if s == shard.index - 1]
     meta = {
