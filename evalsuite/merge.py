@@ -176,7 +176,8 @@ def main(argv: Sequence[str]) -> int:
         for path in args.run_dirs:
             shards.append((path, read_run(path)))
         record = merge_records(shards, run_id=args.out.name)
-        opt = lambda dest: getattr(args, dest, None)  # noqa: E731 - the gates read option values by dest
+        values = options.with_defaults(vars(args))
+        opt = values.__getitem__
         options.check_values(opt)
         sampling = record.meta.get("sampling") or {}
         benchmarks = tuple(dict.fromkeys(i.benchmark for i in record.items))

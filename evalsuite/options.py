@@ -14,7 +14,7 @@ from __future__ import annotations
 import argparse
 import math
 import os
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -317,6 +317,11 @@ def add_to_argparse(parser: argparse.ArgumentParser, groups: Iterable[str] = tup
         group = parser.add_argument_group(title)
         for option in (o for o in OPTIONS if o.group == key):
             group.add_argument(option.flag, *option.aliases, **_kwargs(option))
+
+
+def with_defaults(given: Mapping[str, Any]) -> dict[str, Any]:
+    """Every option's value by dest: ``given[dest]``, else its default (parsers leave unset ones None)."""
+    return {o.dest: o.default if given.get(o.dest) is None else given[o.dest] for o in OPTIONS}
 
 
 def add_flags(parser: argparse.ArgumentParser, flags: Iterable[str]) -> None:

@@ -21,7 +21,15 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-ENGINE_FLAGS = ("--model", "--adapter", "--dtype", "--seed", "--max-model-len", "--engine-options")
+ENGINE_FLAGS = (
+    "--model",
+    "--adapter",
+    "--dtype",
+    "--seed",
+    "--max-model-len",
+    "--trust-remote-code",
+    "--engine-options",
+)
 """Options of an evaluation that ``serve`` takes too, with the same meaning and checks."""
 
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
@@ -62,8 +70,9 @@ def engine_config(args: argparse.Namespace) -> Any:
     from evalsuite.engines.base import EngineConfig
     from evalsuite.settings import _number
 
-    values = {o.dest: getattr(args, o.dest, None) for o in options.OPTIONS}
-    options.check_values(values.get)
+    values = options.with_defaults(vars(args))
+    options.check_values(values.__getitem__)
+    args = argparse.Namespace(**{**vars(args), **values})
     if not args.es_model:
         raise ValueError("--model is required: the checkpoint directory to serve")
     engine_options = {k: _number(v) for k, v in options.parse_kv(args.es_engine_options).items()}
@@ -73,6 +82,7 @@ def engine_config(args: argparse.Namespace) -> Any:
         dtype=args.es_dtype,
         seed=int(args.es_seed),
         max_model_len=args.es_max_model_len,
+        trust_remote_code=bool(args.es_trust_remote_code),
         options=engine_options,
     )
 
