@@ -22,14 +22,9 @@ from pathlib import Path
 from typing import Any
 
 ENGINE_FLAGS = (
-    "--model",
-    "--adapter",
-    "--dtype",
-    "--seed",
-    "--max-model-len",
-    "--trust-remote-code",
-    "--engine-options",
-)
+    "--model", "--adapter", "--dtype", "--seed", "--max-model-len", "--trust-remote-code", "--engine-options",
+    "--tensor-parallel-size", "--pipeline-parallel-size", "--data-parallel-size", "--distributed-executor-backend",
+)  # fmt: skip
 """Options of an evaluation that ``serve`` takes too, with the same meaning and checks."""
 
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
@@ -68,6 +63,7 @@ def build_parser() -> argparse.ArgumentParser:
 def engine_config(args: argparse.Namespace) -> Any:
     from evalsuite import options
     from evalsuite.engines.base import EngineConfig
+    from evalsuite.engines.parallel import Parallelism
     from evalsuite.settings import _number
 
     values = options.with_defaults(vars(args))
@@ -76,6 +72,17 @@ def engine_config(args: argparse.Namespace) -> Any:
     if not args.es_model:
         raise ValueError("--model is required: the checkpoint directory to serve")
     engine_options = {k: _number(v) for k, v in options.parse_kv(args.es_engine_options).items()}
+    layout = Parallelism(
+        int(args.es_tensor_parallel_size),
+        int(args.es_pipeline_parallel_size),
+        int(args.es_data_parallel_size),
+        args.es_distributed_executor_backend,
+    )
+    if layout != Parallelism() and args.engine == "hf":
+        raise ValueError(
+            "--tensor/pipeline/data-parallel-size and --distributed-executor-backend need --engine vllm"
+        )
+    engine_options = {**layout.llm_kwargs(), **engine_options}  # vLLM's server checks the devices itself
     return EngineConfig(
         model=args.es_model,
         adapter=args.es_adapter,

@@ -127,7 +127,7 @@ def test_the_vllm_command_carries_our_engine_arguments_and_vllm_accepts_it(tmp_p
         dtype="float32",
         seed=7,
         max_model_len=1024,
-        options={"max_num_seqs": 32},
+        options={"max_num_seqs": 32, "tensor_parallel_size": 2},
     )
     argv = vllm_command(config, host="127.0.0.1", port=8123, served_name="tiny")
     assert argv[1:3] == ["-m", "vllm.entrypoints.openai.api_server"]
@@ -137,6 +137,7 @@ def test_the_vllm_command_carries_our_engine_arguments_and_vllm_accepts_it(tmp_p
         "--seed 7",
         "--max-model-len 1024",
         "--max-num-seqs 32",
+        "--tensor-parallel-size 2",
         "--port 8123",
         "--host 127.0.0.1",
         "--served-model-name tiny",
@@ -150,7 +151,7 @@ def test_the_vllm_command_carries_our_engine_arguments_and_vllm_accepts_it(tmp_p
 
     args = make_arg_parser(FlexibleArgumentParser()).parse_args(argv[3:])
     assert (args.model, args.dtype, args.seed, args.max_model_len) == (str(TINY), "float32", 7, 1024)
-    assert args.enable_lora and args.lora_modules[0].path == str(adapter)
+    assert args.enable_lora and args.lora_modules[0].path == str(adapter) and args.tensor_parallel_size == 2
 
 
 def _serve(log: Path) -> tuple[subprocess.Popen[bytes], str, float]:
