@@ -5,7 +5,8 @@ The pipeline of one run, and the module that holds each step::
     options      options.py      every flag declared once (pytest, argparse, loaders' error messages)
                  protocols.py    --protocol presets: a published harness's option values, as data
       -> settings   settings.py     resolved, checked, immutable Settings; every usage error happens here
-      -> benchmarks benchmarks/     registry of loaders -> Items;  selection.py: --items/--shuffle/--limit
+      -> benchmarks benchmarks/     registry of loaders -> Items;  selection.py: --items/--shuffle/--limit,
+                                    then --shard (sharding.py: the cost-balanced hash split)
       -> cases      cases.py        per process: parametrize, wait for an item's completions, verify it
       -> leader     leader.py       only where generation is led: engine, generation, recorder hooks
       -> generation generation.py   plan every item x sample, stream it to the engine (engines/)
@@ -17,7 +18,9 @@ The pipeline of one run, and the module that holds each step::
       -> reports    reports/        JUnit, HTML, JSONL details, summary JSON, xlsx, Markdown
                                     (markdown.py), flipped items (flips.py); compare.py
 
-``plugin.py`` wires these into pytest; ``cli.py`` is ``evalsuite run|compare|perf|report|make-tiny``;
+``plugin.py`` wires these into pytest; ``cli.py`` is ``evalsuite run|merge|serve|compare|perf|report|make-tiny``;
+``merge.py`` joins ``--shard`` runs through the recorder's ``conclude``; ``serve.py`` keeps one engine warm
+(vLLM's own server, or ``openai_server.py`` around our transformers engine);
 ``suite/itemtest.py`` is the test function itself; ``tiny/`` trains and measures the shipped tiny model.
 """
 
