@@ -11,6 +11,7 @@ from evalsuite.types import Item, Message
 from evalsuite.verify import verifiers, verify_choice
 
 CASES = json.loads((Path(__file__).parent / "cases" / "choice.json").read_text())["cases"]
+REAL = json.loads((Path(__file__).parent / "cases" / "choice_real.json").read_text())
 
 
 @pytest.mark.parametrize("case", CASES, ids=[f"{k}-{c['output'][:30]}" for k, c in enumerate(CASES)])
@@ -44,3 +45,17 @@ def test_item_verifier_uses_meta_choices() -> None:
     assert verifier("Answer: (C)", item).correct
     assert not verifier("Answer: (D)", item).correct
     assert verifier("<think>long", item, truncated=True).reason == "truncated"
+
+
+@pytest.mark.parametrize(
+    "case", REAL["cases"], ids=[f"{REAL['sources'][c['source']]['model']}-{c['question_id']}" for c in REAL["cases"]]
+)
+def test_real_model_answers(case: dict) -> None:
+    """A real response is judged by the letter it settled on; one that settled on none is wrong for every gold."""
+    letters = "ABCDEFGHIJ"[: len(case["choices"])]
+    chosen = case["chosen"]
+    for gold in letters:
+        verdict = verify_choice(case["output"], gold, choices=case["choices"])
+        assert verdict.correct == (gold == chosen), (gold, verdict)
+        if chosen is not None:
+            assert verdict.extracted == chosen
