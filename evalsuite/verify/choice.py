@@ -2,7 +2,8 @@
 
 Only statements that mark an answer count ("Answer: (B)", "the correct option is B", ``\\boxed{B}``,
 a bold letter on the last line, a bare letter as the whole reply, or the text of one option), and
-the last such statement wins. A statement naming several letters ("A and C") or none (a refusal)
+the last such statement wins; without one, a finished closing sentence that names one letter and
+does not hedge ("...which is (H).") counts. A statement naming several letters ("A and C") or none (a refusal)
 is wrong: guessing a letter from prose would reward hedging.
 """
 
@@ -27,6 +28,15 @@ _FILLER = re.compile(
     re.IGNORECASE,
 )
 _STATEMENT_CHARS = 300  # an answer statement is short; longer lines are cut for it
+_CLOSING_CHARS = 600  # the closing sentence is looked for in this much of the region's end
+# A sentence ends at . ! ? before a capital, but not after an option letter ("known as D. Reconstruction").
+_SENTENCE_END = re.compile(r"(?<![(\s][A-J]\.)(?<!^[A-J]\.)(?<=[.!?])\s+(?=[A-Z(*])")
+_HEDGE = re.compile(
+    r"\b(?:not|no|none|neither|nor|incorrect|wrong|false|eliminat\w*|rul\w* out|except|unlikely|"
+    r"could|might|may|maybe|perhaps|either|if|whether)\b|n't",
+    re.IGNORECASE,
+)
+_MARKER = re.compile(r"^\s*[*_]*\(?[A-J][.)]")  # a line that starts like an option: "(B) 14", "C. text"
 _LETTER = r"\(?\[?([A-J])\]?\)?"
 _SEPARATOR = r"\s*(?:,|and|or|&|/|\+)\s*"
 
@@ -66,6 +76,49 @@ def letters_in(statement: str, choices: Sequence[str] | None = None) -> list[str
         if len(matched) == 1:
             return matched
     return []
+
+
+def _closing_letter(region: str, choices: Sequence[str] | None) -> str | None:
+    """The letter the closing sentence commits to without an answer phrase, or None.
+
+    Real responses end "...the best advice is (C).", "...which is (H).", "This is indicated by option
+    J." or "...known as D. Reconstruction." (the letter and its option's text). Only a finished last
+    sentence counts; it must name one letter, once, and neither hedge nor negate ("(B) is not
+    correct"). A last line that continues a walk through the options ("(C) 16" after "(B) 14",
+    "(Option H)" after a line on option G) is no answer.
+    """
+    lines = [line for line in region[-_CLOSING_CHARS:].splitlines() if line.strip()]
+    if not lines:
+        return None
+    last = lines[-1]
+    previous = lines[-2] if len(lines) > 1 else ""
+    introduced = re.search(r"\b(?:is|are|be|answer|option|choice)\s*:[*_\s]*$", previous)
+    if _MARKER.match(last) and not introduced:
+        return None
+    sentence = _clean(_SENTENCE_END.split(last.strip())[-1])
+    if not re.search(r"[.!]['\"]?$", sentence):
+        return None  # unfinished: cut off mid-sentence
+    valid = LETTERS[: len(choices)] if choices else LETTERS
+    letters: set[str] = set()
+    for m in re.finditer(r"(?:^|(?<=\s))([A-J])[.)]\s+(.+)", sentence):  # "D. Reconstruction"
+        index = valid.find(m.group(1))
+        option = _option_key(choices[index]) if choices and index >= 0 else ""
+        if option and _option_key(m.group(2)).startswith(option):
+            letters.add(m.group(1))
+            sentence = sentence[: m.start(2)]  # the option's own words may say "not"
+    named = re.findall(r"\(([A-J])\)|\b(?:option|choice)\s+\(?([A-J])\b", sentence, re.IGNORECASE)
+    letters |= {a or b.upper() for a, b in named}
+    if len(letters) != 1 or _HEDGE.search(re.split(r"\b(?:because|since)\b", sentence)[0]):
+        return None
+    letter = letters.pop()
+    if letter not in valid or len(re.findall(rf"\b{letter}\b", sentence)) != 1:
+        return None
+    walk = re.findall(
+        r"\(([A-J])\)|\b(?:option|choice)\s+\(?([A-J])\b|^\s*[*_-]*\s*\(?([A-J])[.)]", previous, re.I
+    )
+    if not introduced and any((a or b or c).upper() != letter for a, b, c in walk):
+        return None  # the previous line was about another option: a walk through them
+    return letter
 
 
 def _statements(region: str) -> list[tuple[int, str]]:
@@ -119,6 +172,10 @@ def verify_choice(
             if letters:
                 same = letters[0] == gold
                 return Verdict(same, letters[0], "equivalent" if same else "not equivalent")
+        closing = _closing_letter(region, choices)
+        if closing is not None:
+            same = closing == gold
+            return Verdict(same, closing, "equivalent" if same else "not equivalent")
     return no_answer(output, truncated=truncated)
 
 

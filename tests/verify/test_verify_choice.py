@@ -48,7 +48,14 @@ def test_item_verifier_uses_meta_choices() -> None:
 
 
 @pytest.mark.parametrize(
-    "case", REAL["cases"], ids=[f"{REAL['sources'][c['source']]['model']}-{c['question_id']}" for c in REAL["cases"]]
+    "case",
+    [
+        pytest.param(c, marks=pytest.mark.xfail(strict=True, reason=c["known_miss"]))
+        if "known_miss" in c
+        else c
+        for c in REAL["cases"]
+    ],
+    ids=[f"{REAL['sources'][c['source']]['model']}-{c['question_id']}" for c in REAL["cases"]],
 )
 def test_real_model_answers(case: dict) -> None:
     """A real response is judged by the letter it settled on; one that settled on none is wrong for every gold."""
