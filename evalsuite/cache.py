@@ -6,7 +6,12 @@ Three tables:
   need neither the engine nor the tokenizer to find their completions;
 - ``failures`` and ``runs``: per-run infrastructure errors and the leader's state, so a waiting
   test learns that generation failed instead of hanging. Failures are not cached across runs: a
-  rerun tries them again.
+  rerun tries them again. ``runs.updated`` is the leader's heartbeat: a waiting test whose leader
+  stopped beating (killed, hung) ends with an error instead of waiting forever.
+
+And ``claims``: cache keys some run is generating now, with a lease its leader renews while it
+beats. Two runs sharing the cache generate a shared completion once; a dead claimer's lease
+expires and the other run takes the key over.
 """
 
 from __future__ import annotations
@@ -37,6 +42,10 @@ CREATE TABLE IF NOT EXISTS failures (
 CREATE TABLE IF NOT EXISTS runs (
     run_id TEXT PRIMARY KEY, state TEXT NOT NULL, message TEXT, updated REAL, schedule TEXT
 );
+CREATE TABLE IF NOT EXISTS claims (
+    key TEXT PRIMARY KEY, owner TEXT NOT NULL, expires REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS claims_owner ON claims (owner);
 """
 
 class RunState(NamedTuple):
@@ -46,10 +55,12 @@ class RunState(NamedTuple):
     """Why the run failed (empty otherwise)."""
     schedule: str | None
     """When tests verify: ``stream`` (as completions land) or ``after`` (once generation ended)."""
+    updated: float
+    """The leader's last heartbeat or state change (``time.time()``)."""
 
 
 KEY_VERSION = "1"
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 """Bumped when a table changes. Per-run tables (plan, failures, runs) are simply recreated; the
 completions table only ever gains columns, so cached generations survive upgrades."""
 
@@ -85,7 +96,8 @@ class CompletionCache:
         self._local = threading.local()
         conn = self._conn()
         if conn.execute("PRAGMA user_version").fetchone()[0] < SCHEMA_VERSION:
-            conn.executescript("DROP TABLE IF EXISTS plan; DROP TABLE IF EXISTS failures; DROP TABLE IF EXISTS runs;")
+            conn.executescript("DROP TABLE IF EXISTS plan; DROP TABLE IF EXISTS failures; DROP TABLE IF EXISTS runs; "
+                "DROP TABLE IF EXISTS claims;")
             conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
         conn.executescript(SCHEMA)
 
@@ -101,8 +113,19 @@ class CompletionCache:
     # completions -----------------------------------------------------------------------------
 
     def put(self, completion: Completion, *, run_id: str) -> None:
-        """Store a completion the moment it finishes; errors go to this run's failures only."""
+        """Store a completion the moment it finishes (and drop its claim); errors go to this run's failures only."""
         conn = self._conn()
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            self._put(conn, completion, run_id)
+            conn.execute("DELETE FROM claims WHERE key = ?", (completion.key,))
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
+
+    @staticmethod
+    def _put(conn: sqlite3.Connection, completion: Completion, run_id: str) -> None:
         if completion.finish_reason == "error":
             conn.execute(
                 "INSERT OR REPLACE INTO failures VALUES (?, ?, ?)",
@@ -193,9 +216,61 @@ class CompletionCache:
 
     def state(self, run_id: str) -> RunState | None:
         row = self._conn().execute(
-            "SELECT state, message, schedule FROM runs WHERE run_id = ?", (run_id,)
+            "SELECT state, message, schedule, updated FROM runs WHERE run_id = ?", (run_id,)
         ).fetchone()
-        return RunState(row[0], row[1] or "", row[2]) if row else None
+        return RunState(row[0], row[1] or "", row[2], row[3] or 0.0) if row else None
+
+    def fail_unless_ended(self, run_id: str, message: str) -> bool:
+        """Set ``failed`` unless the run already ended (done or failed); whether it was set."""
+        cur = self._conn().execute(
+            "UPDATE runs SET state = 'failed', message = ?, updated = ? WHERE run_id = ? "
+            "AND state NOT IN ('done', 'failed')",
+            (message, time.time(), run_id),
+        )
+        return cur.rowcount > 0
+
+    # heartbeat and claims --------------------------------------------------------------------
+
+    def beat(self, run_id: str, *, lease_s: float) -> None:
+        """The leader is alive: refresh its heartbeat and renew its claims' lease."""
+        now = time.time()
+        conn = self._conn()
+        conn.execute("BEGIN IMMEDIATE")
+        conn.execute("UPDATE runs SET updated = ? WHERE run_id = ?", (now, run_id))
+        conn.execute("UPDATE claims SET expires = ? WHERE owner = ?", (now + lease_s, run_id))
+        conn.execute("COMMIT")
+
+    def claim(self, keys: Sequence[str], *, owner: str, lease_s: float) -> list[str]:
+        """Claim the ``keys`` nobody else holds (or whose claimer's lease expired); the ones now ``owner``'s.
+
+        Keys already completed are not claimed: whoever held them finished them.
+        """
+        now = time.time()
+        conn = self._conn()
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            conn.execute("DELETE FROM claims WHERE expires < ?", (now,))
+            done = set(self.get_many(keys))
+            mine = []
+            for chunk in _chunks([k for k in keys if k not in done], 500):
+                conn.executemany(
+                    "INSERT OR IGNORE INTO claims VALUES (?, ?, ?)", [(k, owner, now + lease_s) for k in chunk]
+                )
+                marks = ",".join("?" * len(chunk))
+                mine += [
+                    r[0] for r in conn.execute(
+                        f"SELECT key FROM claims WHERE owner = ? AND key IN ({marks})", [owner, *chunk]
+                    )
+                ]
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
+        return mine
+
+    def release(self, owner: str) -> None:
+        """Drop every claim of ``owner`` (its run ended, whatever it finished is stored)."""
+        self._conn().execute("DELETE FROM claims WHERE owner = ?", (owner,))
 
     def close(self) -> None:
         conn = getattr(self._local, "conn", None)

@@ -66,7 +66,9 @@ class Cases:
 
     def completions_for(self, item: Item, request: pytest.FixtureRequest) -> list[Completion]:
         try:
-            return wait_for_item(self.cache, self.run_id, item.nodeid)
+            return wait_for_item(
+                self.cache, self.run_id, item.nodeid, stall_timeout_s=self.settings.deadlines.stall_s
+            )
         except GenerationFailed as exc:
             record_result(request.node, failed_item(item, "", self.settings.samples_for(item.benchmark), str(exc)))
             raise

@@ -17,9 +17,10 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import logging
+import sqlite3
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -27,12 +28,17 @@ from evalsuite.cache import CompletionCache, request_key
 from evalsuite.engines.base import Engine, EngineConfigError
 from evalsuite.progress import Progress
 from evalsuite.types import Completion, Item, Request, SamplingConfig
+from evalsuite.watchdog import DEFAULT_DEADLINES, Deadlines, Watchdog
 
 log = logging.getLogger(__name__)
 
 
 class GenerationFailed(RuntimeError):
     """The leader could not produce a completion: an infrastructure error, not a wrong answer."""
+
+
+class CacheWriteError(RuntimeError):
+    """A finished completion could not be stored (disk full, unwritable cache directory)."""
 
 
 @dataclass(frozen=True)
@@ -63,6 +69,9 @@ class GenerationStats:
 class GenerationLeader:
     """Plans, generates what is missing, and records the run's state in the cache.
 
+    Generation runs in a daemon thread watched by a ``Watchdog``: a stalled engine ends the run
+    (``join`` returns) even while that thread stays blocked inside it. Keys another run sharing the
+    cache is generating (its claims) are not generated twice: this leader waits for them.
     The engine is closed as soon as generation ends (``close`` is idempotent; its owner may call it again).
     """
 
@@ -83,6 +92,7 @@ class GenerationLeader:
         benchmark_max_tokens: Mapping[str, int] | None = None,
         max_tokens_given: bool = True,
         think_prefix: str | None = None,
+        deadlines: Deadlines = DEFAULT_DEADLINES,
     ) -> None:
         self.engine = engine
         self.cache = cache
@@ -98,13 +108,21 @@ class GenerationLeader:
         self.benchmark_max_tokens = dict(benchmark_max_tokens or {})
         self.max_tokens_given = max_tokens_given
         self.think_prefix = think_prefix
+        self.deadlines = deadlines
         self.stats: GenerationStats | None = None
         self.failure: str | None = None
-        """Why generation failed as a whole (the engine died); None while it has not."""
+        """Why generation failed as a whole (the engine died or stalled); None while it has not."""
         self._thread: threading.Thread | None = None
         self._load_thread: threading.Thread | None = None
         self._load_error: BaseException | None = None
         self._load_seconds = 0.0
+        self._ended = threading.Event()
+        self._end_lock = threading.Lock()
+        self._left: dict[str, Request] = {}
+        self._tally = _Tally()
+        self.watchdog = Watchdog(
+            cache.path, run_id, deadlines, engine=engine.name, left=self.describe_left, on_stall=self._stalled
+        )
 
     def plan(self, items: Sequence[Item]) -> list[Request]:
         """Every item × sample as a request with its cache key."""
@@ -190,11 +208,13 @@ class GenerationLeader:
     def start(self, items: Sequence[Item]) -> None:
         """Write the plan and start generating what is missing in a background thread."""
         self.cache.set_state(self.run_id, "planning")
+        self.watchdog.start()  # beats from now on: waiting tests see a live leader while it plans
         try:
             requests = self.plan(items)
             self.cache.write_plan(self.run_id, requests)
         except BaseException as exc:
             self.cache.set_state(self.run_id, "failed", f"planning failed: {exc}")
+            self._finish()
             raise
         cached = self.cache.get_many([r.key for r in requests]) if self.use_cache else {}
         n_cached = sum(r.key in cached for r in requests)
@@ -210,45 +230,52 @@ class GenerationLeader:
         if not missing:
             self.stats = GenerationStats(len(requests), n_cached, 0, 0, 0.0, 0)
             self.cache.set_state(self.run_id, "done")
+            self._finish()
             return
         self.cache.set_state(self.run_id, "generating", schedule=self.resolved_schedule())
-        self._thread = threading.Thread(
-            target=self._generate, args=(missing, len(requests), n_cached), name="evalsuite-leader", daemon=True
-        )
+        self._left = {r.key: r for r in missing}
+        self._tally = _Tally(planned=len(requests), cached=n_cached, missing=len(missing))
+        self._thread = threading.Thread(target=self._generate, name="evalsuite-leader", daemon=True)
         self._thread.start()
 
-    def _generate(self, missing: list[Request], planned: int, cached: int) -> None:
-        progress = Progress(len(missing), log_path=self.progress_log)
-        tokens = errors = 0
+    def _generate(self) -> None:
+        try:
+            self._generate_and_end()
+        finally:
+            if not self._ended.is_set():  # whatever went wrong, the run must end and say so
+                self._stalled("the generation thread ended without recording how (see the engine log)")
+
+    def _generate_and_end(self) -> None:
+        progress = Progress(len(self._left), log_path=self.progress_log)
         # The engine's own thread-local cache connection: SQLite objects stay in their thread.
         cache = CompletionCache(self.cache.path)
+        tally = self._tally
 
         def on_completion(completion: Completion) -> None:
-            nonlocal tokens, errors
-            cache.put(completion, run_id=self.run_id)
-            tokens += completion.output_tokens
-            errors += completion.finish_reason == "error"
+            try:
+                cache.put(completion, run_id=self.run_id)
+            except sqlite3.Error as exc:  # disk full, cache directory gone: stop, keep what is stored
+                raise CacheWriteError(
+                    f"cannot store a completion in the cache {cache.path} ({exc}); every completion stored "
+                    "before is kept: free disk space (or fix the directory) and rerun the same command"
+                ) from exc
+            if self._left.pop(completion.key, None) is None:
+                return  # answered twice (or after a stall ended the run): stored, counted once
+            tally.tokens += completion.output_tokens
+            tally.errors += completion.finish_reason == "error"
             progress.update(tokens=completion.output_tokens, error=completion.finish_reason == "error")
+            self.watchdog.touch()
 
-        loaded: float | None = None
-        load_seconds = 0.0
+        if hasattr(self.engine, "on_progress"):  # engines that see tokens before a request ends
+            self.engine.on_progress = self.watchdog.touch  # type: ignore[attr-defined]
         try:
-            load_seconds = self._loaded()
-            loaded = time.perf_counter()
-            progress.engine_ready(load_seconds)
-            self.engine.generate(missing, on_completion)
+            self._generate_claimed(cache, on_completion, progress)
         except BaseException as exc:  # the engine died: every waiting test must learn it
             log.exception("generation failed")
-            self.failure = f"{type(exc).__name__}: {exc}"
-            cache.set_state(self.run_id, "failed", self.failure)
+            self._end(cache, f"{type(exc).__name__}: {exc}")
         else:
-            cache.set_state(self.run_id, "done")
+            self._end(cache, None)
         finally:
-            end = time.perf_counter()
-            self.stats = GenerationStats(
-                planned, cached, len(missing), tokens, end - (loaded or end), errors,
-                load_seconds=load_seconds if loaded is not None else self._load_seconds,
-            )
             progress.close()
             cache.close()
             # Nothing generates after this: free the engine's memory and processes now, while the
@@ -257,6 +284,88 @@ class GenerationLeader:
                 self.engine.close()
             except Exception:
                 log.warning("engine close failed", exc_info=True)
+
+    def _generate_claimed(
+        self, cache: CompletionCache, on_completion: Callable[[Completion], None], progress: Progress
+    ) -> None:
+        """Generate the keys this run claims; take the ones other runs claimed from the cache as they land."""
+        tally = self._tally
+        while self._left and not self._ended.is_set():
+            mine = cache.claim(list(self._left), owner=self.run_id, lease_s=self.deadlines.lease_s)
+            if mine:
+                if tally.loaded is None:
+                    self.watchdog.phase("load")  # bounded by --load-timeout from here, preloading or not
+                    tally.load_seconds = self._loaded()
+                    tally.loaded = time.perf_counter()
+                    progress.engine_ready(tally.load_seconds)
+                self.watchdog.phase("generate")
+                batch = [self._left[k] for k in mine if k in self._left]
+                tally.generated += len(batch)
+                self.engine.generate(batch, on_completion)
+                for req in batch:
+                    if req.key in self._left:
+                        on_completion(Completion(req.key, "", "error", error=f"engine {self.engine.name} returned without answering"))
+                continue
+            # Everything left is being generated by another run on this cache: wait for it. Its
+            # own watchdog bounds its stalls; if it dies, its lease expires and the keys are ours.
+            self.watchdog.phase("wait")
+            found = cache.get_many(list(self._left))
+            for key in found:
+                if self._left.pop(key, None) is not None:
+                    tally.shared += 1
+                    progress.update(tokens=0)
+            if not found:
+                time.sleep(min(1.0, self.deadlines.beat_s))
+
+    def _end(self, cache: CompletionCache, failure: str | None) -> bool:
+        """Record how generation ended, once (the generation thread and the watchdog may race)."""
+        with self._end_lock:
+            if self._ended.is_set():
+                return False
+            if failure is not None:
+                self.failure = failure
+            try:
+                if failure is None:
+                    cache.set_state(self.run_id, "done")
+                else:
+                    cache.fail_unless_ended(self.run_id, failure)
+            except Exception:  # a full disk: waiting tests learn it from the silence (--stall-timeout)
+                log.exception("could not record the end of generation in the cache")
+            t = self._tally
+            end = time.perf_counter()
+            self.stats = GenerationStats(
+                # Requests the engine answered (with a completion or an error); a stall leaves some unanswered.
+                t.planned, t.cached + t.shared, t.generated - len(self._left), t.tokens, end - (t.loaded or end), t.errors,
+                load_seconds=t.load_seconds,
+            )
+            self._finish(cache)
+            return True
+
+    def _stalled(self, reason: str) -> None:
+        """The watchdog's verdict: end the run although the generation thread is still blocked."""
+        # ``self.cache`` opens a connection of this thread's own; it is closed right after.
+        try:
+            self._end(self.cache, reason)
+        finally:
+            self.cache.close()
+
+    def _finish(self, cache: CompletionCache | None = None) -> None:
+        self.watchdog.stop()
+        try:
+            (cache or self.cache).release(self.run_id)
+        except Exception:  # expired leases free them anyway
+            log.warning("releasing claims failed", exc_info=True)
+        self._ended.set()
+
+    def describe_left(self) -> str:
+        """``N of M requests left, e.g. items a, b (...)`` for error messages."""
+        left = list(self._left.values())
+        items = list(dict.fromkeys(r.item_nodeid for r in left))
+        shown = ", ".join(items[:5]) + (f" and {len(items) - 5} more" if len(items) > 5 else "")
+        return (
+            f"{len(left)} of {self._tally.missing} requests left "
+            f"({len(items)} items: {shown}); finished completions are in the cache, rerun to generate only the rest"
+        )
 
     def resolved_schedule(self) -> str:
         """``stream`` or ``after``; ``auto`` holds tests when the engine computes on this machine's CPUs."""
@@ -269,21 +378,49 @@ class GenerationLeader:
         """Whether ``start`` ran (generation finished, or is running in the background)."""
         return self.stats is not None or self._thread is not None
 
-    def join(self, timeout: float | None = None) -> None:
-        if self._thread is not None:
-            self._thread.join(timeout)
+    def join(self, timeout: float | None = None) -> bool:
+        """Wait until generation ended (finished, failed or stalled); whether it did."""
+        if not self.started:
+            return True
+        return self._ended.wait(timeout)
+
+
+@dataclass
+class _Tally:
+    """Counts of the generation thread, read when the run ends (by that thread or the watchdog)."""
+
+    planned: int = 0
+    cached: int = 0
+    missing: int = 0
+    generated: int = 0
+    shared: int = 0
+    tokens: int = 0
+    errors: int = 0
+    loaded: float | None = None
+    load_seconds: float = 0.0
 
 
 def wait_for_item(
-    cache: CompletionCache, run_id: str, item_nodeid: str, *, poll_s: float = 0.05, max_poll_s: float = 1.0
+    cache: CompletionCache,
+    run_id: str,
+    item_nodeid: str,
+    *,
+    stall_timeout_s: float = Deadlines.stall_s,
+    poll_s: float = 0.05,
+    max_poll_s: float = 1.0,
 ) -> list[Completion]:
-    """Block until every sample of ``item_nodeid`` has a completion (or the run failed).
+    """Block until every sample of ``item_nodeid`` has a completion, the run failed, or its leader went silent.
+
+    The leader beats every few seconds while it lives (``evalsuite.watchdog``); a leader silent
+    for ``stall_timeout_s`` (its process was killed, or hangs outside the engine), or a run whose
+    state never appears within it, ends the wait with an error rather than never.
 
     Raises:
-        GenerationFailed: the leader failed or a sample's request failed.
+        GenerationFailed: the leader failed, went silent, or a sample's request failed.
     """
     keys: list[str] = []
     delay = poll_s
+    waiting_since = time.time()
     while True:
         # State first: once it reads done/failed, every completion the leader stored is visible below.
         state = cache.state(run_id)
@@ -304,5 +441,17 @@ def wait_for_item(
             if keys:
                 raise GenerationFailed("generation finished without a completion for this item")
             raise GenerationFailed(f"{item_nodeid} is not in this run's plan (was it deselected on the leader?)")
+        now = time.time()
+        if state is None and now - waiting_since > stall_timeout_s:
+            raise GenerationFailed(
+                f"no generation leader started run {run_id} within {stall_timeout_s:g}s (--stall-timeout); "
+                "the process that leads generation (xdist controller or lone pytest) did not start or died"
+            )
+        if state is not None and now - max(state.updated, waiting_since) > stall_timeout_s:
+            raise GenerationFailed(
+                f"the generation leader of run {run_id} went silent {now - state.updated:.0f}s ago "
+                f"(--stall-timeout {stall_timeout_s:g}): its process died or hangs; completions it stored "
+                "are in the cache, rerun the same command to generate only the rest"
+            )
         time.sleep(delay)
         delay = min(delay * 1.5, max_poll_s)

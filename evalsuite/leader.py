@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import threading
 from typing import Any
 
 import pytest
@@ -37,13 +38,21 @@ class Leader:
     def __init__(self, settings: Settings, cases: Cases, *, rootpath: Any) -> None:
         self.settings = settings
         self.cases = cases
+        self.report_error = ""
+        """Why the reports could not be written (empty when they were)."""
         report_dir = settings.output.report_dir
         self.engine_log = EngineLog(report_dir / "engine.log", quiet=settings.verbose <= 0)
         try:
             self.engine = engines.get(settings.engine_name)(settings.engine)
         except EngineConfigError as exc:
             raise pytest.UsageError(str(exc)) from exc
-        report_dir.mkdir(parents=True, exist_ok=True)
+        try:
+            report_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise pytest.UsageError(
+                f"--report-dir {settings.output.report_root}: cannot create the run directory {report_dir} "
+                f"({exc.strerror or exc}); pass a writable --report-dir"
+            ) from None
         self.engine_log.start()
         self.generation = GenerationLeader(
             self.engine,
@@ -60,6 +69,7 @@ class Leader:
             benchmark_max_tokens={d.name: d.max_tokens for d in cases.data if d.max_tokens is not None},
             max_tokens_given=settings.max_tokens_given,
             think_prefix=settings.think_prefix,
+            deadlines=settings.deadlines,
         )
         # The items are known now; which tests run is known only after the workers' collection.
         # Loading the engine meanwhile overlaps xdist's start-up with the model load.
@@ -119,12 +129,21 @@ class Leader:
         self.generation.join()
         self.engine_log.stop()
         endpoints = getattr(self.engine, "endpoint_stats", None)  # HTTP engines over several --api-url
-        session.exitstatus = self.recorder.finish(
-            session.exitstatus,
-            stats=self.generation.stats,
-            fingerprint=_safe(self.engine.fingerprint),
-            endpoints=[dataclasses.asdict(e) for e in endpoints()] if endpoints else None,
-        )
+        try:
+            session.exitstatus = self.recorder.finish(
+                session.exitstatus,
+                stats=self.generation.stats,
+                fingerprint=_safe(self.engine.fingerprint),
+                endpoints=[dataclasses.asdict(e) for e in endpoints()] if endpoints else None,
+            )
+        except OSError as exc:  # disk full, directory removed or made read-only mid-run
+            where = exc.filename or self.settings.output.report_dir
+            self.report_error = (
+                f"cannot write the reports to {where}: {exc.strerror or exc}; the completions are in the cache "
+                f"({self.settings.output.cache_path}): free space or fix permissions and rerun the same command "
+                "(it generates nothing again), or pass --report-dir"
+            )
+            session.exitstatus = int(pytest.ExitCode.TESTS_FAILED)
 
     @pytest.hookimpl(wrapper=True, tryfirst=True)
     def pytest_terminal_summary(self, terminalreporter: Any) -> Any:
@@ -135,14 +154,35 @@ class Leader:
             stats = self.generation.stats
             failed = self.generation.failure is not None or (stats is not None and stats.errors > 0)
             self.recorder.terminal_summary(terminalreporter, stats=stats)
+            if self.generation.failure is not None:
+                terminalreporter.write_line(f"generation failed: {self.generation.failure}", red=True)
+            if self.report_error:
+                terminalreporter.write_line(f"error: {self.report_error}", red=True)
             self.engine_log.show_tail(terminalreporter, always=failed)
 
     def pytest_unconfigure(self, config: pytest.Config) -> None:
+        _close_within(self.engine, CLOSE_TIMEOUT_S)
+        self.engine_log.stop()
+
+
+CLOSE_TIMEOUT_S = 60.0
+"""How long closing the engine may take at the end (a stalled engine may never close)."""
+
+
+def _close_within(engine: Any, timeout_s: float) -> None:
+    """``engine.close()`` in a daemon thread, abandoned after ``timeout_s``: the session must end."""
+
+    def close() -> None:
         try:
-            self.engine.close()
+            engine.close()
         except Exception:
             log.debug("engine close failed", exc_info=True)
-        self.engine_log.stop()
+
+    thread = threading.Thread(target=close, name="evalsuite-engine-close", daemon=True)
+    thread.start()
+    thread.join(timeout_s)
+    if thread.is_alive():
+        log.warning("engine %s did not close within %.0fs; leaving it behind", engine.name, timeout_s)
 
 
 def _safe(fn: Any) -> Any:

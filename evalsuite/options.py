@@ -223,6 +223,8 @@ OPTIONS: tuple[Option, ...] = (
     Option("--pipeline-parallel-size", "engine", "Pipeline stages over GPUs or nodes (vLLM). Default: 1.", default=1, type=int, check=at_least(1)),
     Option("--data-parallel-size", "engine", "Model replicas (a vLLM server's option: vllm serve --data-parallel-size N, then --api-url). Default: 1.", default=1, type=int, check=at_least(1)),
     Option("--distributed-executor-backend", "engine", "Executor of vLLM's workers: mp (processes on this node) or ray (a Ray cluster you started). Default: vLLM's choice.", choices=("mp", "ray")),
+    Option("--stall-timeout", "engine", "Seconds the engine may make no progress (no completion, no token) before the run ends with an error for the items left; tests also give up on a leader silent this long. Default: 300.", default=300.0, type=float, check=_positive),
+    Option("--load-timeout", "engine", "Seconds the engine's start-up (loading weights, connecting) may take before the run ends with an error. Default: 1800.", default=1800.0, type=float, check=_positive),
     # sampling
     Option("--samples", "sampling", "Samples per item (not xdist's -n). Default: 1.", default=1, type=int, check=at_least(1)),
     Option("--temperature", "sampling", "Sampling temperature; 0 is greedy. Default: 0.", default=0.0, type=float, check=_temperature),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import sys
 import threading
 import time
@@ -27,7 +28,12 @@ class Progress:
         self._lock = threading.Lock()
         self._stream = stream if stream is not None else sys.stderr
         self._tty = bool(getattr(self._stream, "isatty", lambda: False)())
-        self._log = log_path.open("a", encoding="utf-8") if log_path else None
+        self._log: TextIO | None = None
+        if log_path is not None:
+            try:
+                self._log = log_path.open("a", encoding="utf-8")
+            except OSError:  # a full or unwritable report directory must not stop generation
+                self._log = None
 
     def engine_ready(self, load_seconds: float) -> None:
         """The engine has started: say how long it took; rates and ETA count from now."""
@@ -58,8 +64,11 @@ class Progress:
 
     def _emit(self, line: str, end: str | None = None) -> None:
         if self._log is not None:
-            self._log.write(f"{time.strftime('%H:%M:%S')} {line}\n")
-            self._log.flush()
+            try:
+                self._log.write(f"{time.strftime('%H:%M:%S')} {line}\n")
+                self._log.flush()
+            except OSError:  # a full or vanished report directory must not stop generation
+                self._log = None
         if self._tty:
             if end is None:
                 end = "\n" if self.done == self.total else "\r"
@@ -68,5 +77,6 @@ class Progress:
 
     def close(self) -> None:
         if self._log is not None:
-            self._log.close()
+            with contextlib.suppress(OSError):
+                self._log.close()
             self._log = None

@@ -27,6 +27,7 @@ from evalsuite.engines.local import config_context_length
 from evalsuite.redaction import REDACTED, api_key
 from evalsuite.sharding import Shard, parse_shard
 from evalsuite.types import RunRecord, SamplingConfig
+from evalsuite.watchdog import Deadlines
 
 RUN_ID_KEY = "evalsuite_run_id"
 """Key of xdist's ``workerinput`` that carries the run id from the controller to its workers."""
@@ -126,6 +127,8 @@ class Settings:
     """Benchmarks and item selection."""
     schedule: str
     """``--verify-schedule``: auto, stream or after."""
+    deadlines: Deadlines
+    """Stall and start-up timeouts of generation (``--stall-timeout``, ``--load-timeout``)."""
     worker_nice: int
     """Niceness xdist workers add to themselves."""
     gates: GateSettings | None
@@ -263,6 +266,7 @@ def resolve(config: pytest.Config) -> Settings:
         samples=samples,
         selection=selection,
         schedule=opt("es_verify_schedule"),
+        deadlines=Deadlines(stall_s=float(opt("es_stall_timeout")), load_s=float(opt("es_load_timeout"))),
         worker_nice=int(opt("es_worker_nice")),
         gates=gates,
         output=output,

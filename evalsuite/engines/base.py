@@ -101,6 +101,10 @@ class Engine(Protocol):
         """Release the engine's resources."""
         ...
 
+    # Optional: an engine that sees tokens before a request finishes declares ``on_progress = None``;
+    # the generation leader sets it to a callable the engine calls on every token step, so a long
+    # generation is not taken for a stall (``--stall-timeout``).
+
 
 EngineFactory = Callable[[EngineConfig], Engine]
 
@@ -123,6 +127,7 @@ def require_local_model(config: EngineConfig) -> Path:
             f"--model {config.model}: not an HF-format checkpoint (no config.json); "
             "pass a directory saved with save_pretrained()"
         )
+    check_weights(path, flag="--model", value=config.model)
     return path
 
 
@@ -151,3 +156,58 @@ def fingerprint_dir(path: Path) -> str:
 def messages_json(messages: Sequence[Message]) -> str:
     """Canonical JSON of chat messages (the "rendered prompt" for servers that template themselves)."""
     return json.dumps([{"role": m.role, "content": m.content} for m in messages], ensure_ascii=False)
+
+
+WEIGHT_PATTERNS = ("*.safetensors", "*.bin", "*.pt", "*.pth", "*.gguf")
+"""File names that hold weights in a checkpoint or adapter directory."""
+
+
+def check_weights(path: Path, *, flag: str, value: str, stem: str = "") -> None:
+    """The directory holds weight files whose safetensors headers read; an ``EngineConfigError`` otherwise.
+
+    Checked before any engine starts: a checkpoint copied without its weights, or cut short by a
+    full disk, would otherwise fail minutes later inside the engine with a message about tensors.
+    """
+    patterns = [stem + pattern for pattern in WEIGHT_PATTERNS]
+    files = sorted(f for pattern in patterns for f in path.glob(pattern) if f.is_file())
+    index = path / f"{stem or 'model'}.safetensors.index.json"
+    if not files:
+        raise EngineConfigError(
+            f"{flag} {value}: no weights in {path} (no {', '.join(patterns)} file); "
+            "copy the whole directory saved with save_pretrained(), weights included"
+        )
+    if index.is_file():
+        try:
+            shards = set(json.loads(index.read_text(encoding="utf-8"))["weight_map"].values())
+        except (ValueError, KeyError, TypeError) as exc:
+            raise EngineConfigError(f"{flag} {value}: {index} is not a valid safetensors index ({exc})") from None
+        missing = sorted(s for s in shards if not (path / s).is_file())
+        if missing:
+            raise EngineConfigError(f"{flag} {value}: weight shards listed in {index.name} are missing: {', '.join(missing)}")
+    for f in files:
+        if f.suffix == ".safetensors":
+            problem = _safetensors_problem(f)
+            if problem:
+                raise EngineConfigError(f"{flag} {value}: {f} is not a readable safetensors file ({problem}); copy it again")
+
+
+def _safetensors_problem(path: Path) -> str | None:
+    """Why the file's header does not read (truncated, not safetensors); None when it does."""
+    size = path.stat().st_size
+    with path.open("rb") as fh:
+        head = fh.read(8)
+        if len(head) < 8:
+            return f"{size} bytes, shorter than a header"
+        length = int.from_bytes(head, "little")
+        if length > size - 8:
+            return f"header of {length} bytes in a file of {size}: truncated"
+        try:
+            header = json.loads(fh.read(length))
+        except ValueError:
+            return "the header is not JSON"
+    if not isinstance(header, dict):
+        return "the header is not a JSON object"
+    end = max((int(t["data_offsets"][1]) for k, t in header.items() if k != "__metadata__" and isinstance(t, dict) and "data_offsets" in t), default=0)
+    if 8 + length + end > size:
+        return f"tensors end at byte {8 + length + end} but the file has {size}: truncated"
+    return None

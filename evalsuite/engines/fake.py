@@ -6,7 +6,10 @@
      "default": "<output when no substring matches>",
      "errors": ["<substring whose requests fail>"],
      "length": ["<substring whose outputs end with finish_reason=length>"],
-     "context_length": <tokens of prompt + output; prompts count one token per word>}
+     "context_length": <tokens of prompt + output; prompts count one token per word>,
+     "delay_s": <seconds each completion takes (a slow engine, to kill a run mid-way)>,
+     "hang_after": <N: after N completions block forever, a wedged engine>,
+     "hang_on_load": <true: start-up never finishes>}
 
 ``EVALSUITE_FAKE_CRASH_AFTER=N`` makes the engine die after N completions (a crash half-way).
 Every generated request is appended to ``SCRIPT.json.calls`` (one prompt per line) so tests can
@@ -18,6 +21,8 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import threading
+import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -28,6 +33,9 @@ from evalsuite.engines.base import (
     register_engine,
 )
 from evalsuite.types import Completion, FinishReason, Message, Request
+
+FAULT_KEYS = ("delay_s", "hang_after", "hang_on_load")
+"""Script keys that inject faults; they are not part of the fingerprint."""
 
 
 class FakeEngine:
@@ -40,7 +48,10 @@ class FakeEngine:
     def fingerprint(self) -> str:
         if self.script_path is None:
             return "fake-default"
-        return "fake-" + hashlib.sha256(self.script_path.read_bytes()).hexdigest()[:16]
+        # Faults change when and whether answers come, not what they are: a rerun without the
+        # fault finds what the faulty run stored.
+        answers = {k: v for k, v in self.script.items() if k not in FAULT_KEYS}
+        return "fake-" + hashlib.sha256(json.dumps(answers, sort_keys=True).encode()).hexdigest()[:16]
 
     def render(self, messages: Sequence[Message]) -> str:
         return "".join(f"<|{m.role}|>\n{m.content}\n" for m in messages) + "<|assistant|>\n"
@@ -66,14 +77,20 @@ class FakeEngine:
         return False  # instant: nothing to yield to
 
     def load(self) -> None:
-        pass
+        if self.script.get("hang_on_load"):
+            threading.Event().wait()  # scripted: a start-up that never finishes
 
     def generate(self, requests: Sequence[Request], on_completion: Callable[[Completion], None]) -> None:
         calls = Path(f"{self.script_path}.calls") if self.script_path else None
         crash_after = int(os.environ.get("EVALSUITE_FAKE_CRASH_AFTER", "-1"))
+        hang_after = self.script.get("hang_after")
         for n, req in enumerate(requests):
             if n == crash_after:
                 raise EngineError(f"fake engine crashed after {n} completions")
+            if n == hang_after:
+                threading.Event().wait()  # scripted: a wedged engine, no progress ever again
+            if self.script.get("delay_s"):
+                time.sleep(float(self.script["delay_s"]))
             text, reason = self._respond(req.prompt)
             if calls is not None:
                 with calls.open("a") as fh:

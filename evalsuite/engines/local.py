@@ -10,7 +10,13 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from evalsuite.engines.base import EngineConfig, EngineConfigError, fingerprint_dir, require_local_model
+from evalsuite.engines.base import (
+    EngineConfig,
+    EngineConfigError,
+    check_weights,
+    fingerprint_dir,
+    require_local_model,
+)
 from evalsuite.types import Message
 
 log = logging.getLogger(__name__)
@@ -104,10 +110,24 @@ class LocalCheckpoint:
 
 
 def _require_adapter(adapter: str) -> Path:
+    """The ``--adapter`` directory, checked to hold a readable peft config and its weights."""
     path = Path(adapter).expanduser()
-    if not (path / "adapter_config.json").is_file():
+    config = path / "adapter_config.json"
+    if not config.is_file():
         raise EngineConfigError(
             f"--adapter {adapter}: not a LoRA adapter directory (no adapter_config.json); "
             "pass a directory saved with peft's save_pretrained()"
         )
+    try:
+        data = json.loads(config.read_text(encoding="utf-8"))
+    except UnicodeDecodeError as exc:
+        raise EngineConfigError(f"--adapter {adapter}: {config} is not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+    except json.JSONDecodeError as exc:
+        raise EngineConfigError(f"--adapter {adapter}: {config}:{exc.lineno}: invalid JSON ({exc.msg}: column {exc.colno})") from None
+    if not isinstance(data, dict) or not data.get("peft_type"):
+        raise EngineConfigError(
+            f"--adapter {adapter}: {config}:1: not a peft adapter config (no 'peft_type'); "
+            "pass a directory saved with peft's save_pretrained()"
+        )
+    check_weights(path, flag="--adapter", value=adapter, stem="adapter_model")
     return path

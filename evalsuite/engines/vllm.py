@@ -24,6 +24,8 @@ log = logging.getLogger(__name__)
 
 class VLLMEngine:
     name = "vllm"
+    on_progress: Callable[[], None] | None = None
+    """Set by the generation leader: called whenever a step produced tokens (progress for the stall watchdog)."""
 
     def __init__(self, config: EngineConfig) -> None:
         self.config = config
@@ -123,7 +125,10 @@ class VLLMEngine:
                 continue
             pending[request_id] = (req, time.perf_counter())
         while pending and engine.has_unfinished_requests():
-            for out in engine.step():
+            outputs = engine.step()
+            if outputs and self.on_progress is not None:
+                self.on_progress()  # tokens came out of this step: long generations are no stall
+            for out in outputs:
                 if not out.finished or out.request_id not in pending:
                     continue
                 req, t0 = pending.pop(out.request_id)
