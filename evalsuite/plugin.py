@@ -32,8 +32,9 @@ def pytest_configure(config: pytest.Config) -> None:
     from evalsuite.cases import Cases
 
     settings = _settings.resolve(config)
-    if config.option.tbstyle == "auto" and settings.verbose <= 0:
-        # A wrong answer is data, not a traceback: one line per item in the short summary.
+    if config.option.tbstyle == "auto" and settings.verbose <= 0 and not config.getoption("es_regression"):
+        # A wrong answer is data, not a traceback: one line per item in the short summary
+        # (--regression keeps the snapshot diff, which is what its reader needs).
         config.option.tbstyle = "no"
     cases = Cases.load(settings)
     config.stash[CASES] = cases

@@ -80,6 +80,8 @@ class OpenAIEngine:
     """
 
     name = "openai"
+    on_progress: Callable[[], None] | None = None
+    """Called as tokens stream in (the leader's watchdog: a long stream is progress, not a stall)."""
 
     def __init__(self, config: EngineConfig, *, progress: Callable[[str], None] = _stderr_line) -> None:
         if config.api_mode not in API_MODES:
@@ -350,6 +352,8 @@ class OpenAIEngine:
             acc = StreamState()
             async for chunk in sse_chunks(response, path):
                 acc.add(chunk, time.perf_counter() - start)
+                if self.on_progress is not None:
+                    self.on_progress()  # tokens are arriving: a long stream is no stall
         return acc.completion(request, path, time.perf_counter() - start)
 
     def _redact(self, text: str) -> str:

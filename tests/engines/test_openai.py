@@ -119,6 +119,15 @@ async def test_ttft_and_latency_are_measured_from_the_stream(fake_openai):
 
 
 @pytest.mark.asyncio
+async def test_streamed_tokens_report_progress_before_the_request_ends(fake_openai):
+    engine = make_engine(fake_openai(reply_tokens=5, token_delay_s=0.01))
+    beats: list[float] = []
+    engine.on_progress = lambda: beats.append(len(beats))  # the leader's watchdog in a real run
+    await run(engine, [make_request("q")])
+    assert len(beats) >= 5, "every streamed chunk is progress: a long stream is no stall"
+
+
+@pytest.mark.asyncio
 async def test_non_streaming_mode(fake_openai):
     engine = make_engine(fake_openai(reply_tokens=4), options={"stream": False})
     c = (await run(engine, [make_request("q", max_tokens=2)]))["q#0"]
