@@ -130,8 +130,8 @@ PRESETS: dict[str, Preset] = {
                 "metric": "avg@n",
                 "pass_k": "1",
             },
-            notes="run_eval.py's defaults (--api_mode completion --template chatml); its output directory "
-            "layout is not reproduced: reports/<run-id>/ holds the same details and scores",
+            notes="run_eval.py's defaults (--api_mode completion --template chatml); with --test-dir its output "
+            "layout is written too: reports/<run-id>/internbootcamp/{model}_{test_dir}_{timestamp}/",
         ),
         Preset(
             name="deepseek-r1",

@@ -108,7 +108,21 @@ class Recorder:
         record = self.record(stats=stats, fingerprint=fingerprint, endpoints=endpoints)
         self.biases = position_biases(record.items)
         self.summary, self.gates, self.written = conclude(self.report_dir, record, self.settings.gates)
+        self._write_protocol_layout(record)
         return self._exit_status(exitstatus, record)
+
+    def _write_protocol_layout(self, record: RunRecord) -> None:
+        """``--protocol internbootcamp --test-dir D``: also the output layout of its run_eval.py."""
+        protocol, test_dir = self.settings.protocol, self.settings.selection.load.extra.get("test_dir")
+        if protocol is None or protocol.preset.name != "internbootcamp" or not test_dir:
+            return
+        from evalsuite.reports.internbootcamp import write_internbootcamp
+        from evalsuite.reports.records import model_name
+
+        self.written["internbootcamp"] = write_internbootcamp(
+            self.report_dir, record, model=model_name(record.meta), test_dir=str(test_dir),
+            options=self.settings.options, when=self.started,
+        )
 
     def _exit_status(self, exitstatus: int, record: RunRecord) -> int:
         g = self.settings.gates

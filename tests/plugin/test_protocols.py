@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -139,3 +140,24 @@ def test_position_bias_of_a_model_that_always_answers_a(fake_run):
     assert [r["gold"] for r in bias["letters"]] == [8, 8, 8, 8]
     assert bias["p_value"] < 1e-6 and bias["consistency"] == 0.0
     assert '"position_bias"' in (run_dir / "report.html").read_text()
+
+
+def test_internbootcamp_protocol_writes_run_evals_output_layout(fake_run):
+    fake_run.write({"default": "<think>\nok\n</think>\nFinal Answer: \\boxed{8+8+7+4}", "responses": {"1 2 3 4": "\\boxed{1+2+3+4}"}})
+    bootcamp = REPO / "fixtures" / "data" / "bootcamp"
+    result = fake_run.run("--protocol", "internbootcamp", "--test-dir", str(bootcamp), "--max-tokens", "64")
+    assert result.ret in (0, 1)
+    (run_dir,) = fake_run.reports()
+    (layout,) = (run_dir / "internbootcamp").iterdir()
+    assert re.fullmatch(r".+_bootcamp_\d{8}_\d{6}", layout.name), layout.name
+    details = {p.stem: [json.loads(line) for line in p.read_text().splitlines()] for p in (layout / "details").glob("*.jsonl")}
+    assert set(details) == {"game24", "sudoku"}
+    row = next(r for r in details["game24"] if "1 2 3 4" in r["prompt"])
+    assert set(row) == {"id", "prompt", "output_len", "score", "extracted_output", "ground_truth", "output"}
+    assert row["score"] == 1.0 and row["ground_truth"] == {"puzzle": "1 2 3 4", "target": 10}
+    meta = [json.loads(line) for line in (layout / "meta.jsonl").read_text().splitlines()]
+    assert {m["bootcamp"] for m in meta} == {"game24", "sudoku"}
+    assert all(0 <= m["avg_score"] <= 1 for m in meta)
+    progress = (layout / "progress.log").read_text().splitlines()
+    assert progress[0].startswith("Main Progress: 2/2") and all("Completed" in line for line in progress)
+    assert json.loads((layout / "eval_args.json").read_text())["protocol"] == "internbootcamp"
