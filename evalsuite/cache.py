@@ -73,17 +73,17 @@ def request_key(
     The seed is part of ``sampling``; the sample index separates samples of one prompt. Anything
     left out here would silently reuse a stale completion, so when in doubt a field goes in.
     """
-    payload = json.dumps(
-        {
-            "v": KEY_VERSION,
-            "model": fingerprint,
-            "adapter": adapter,
-            "prompt": prompt,
-            "sampling": [sampling.temperature, sampling.top_p, sampling.max_tokens, sampling.seed, sampling.stop],
-            "sample": sample_index,
-        },
-        sort_keys=True,
-    )
+    key: dict[str, object] = {
+        "v": KEY_VERSION,
+        "model": fingerprint,
+        "adapter": adapter,
+        "prompt": prompt,
+        "sampling": [sampling.temperature, sampling.top_p, sampling.max_tokens, sampling.seed, sampling.stop],
+        "sample": sample_index,
+    }
+    if sampling.repetition_penalty != 1.0:  # only when used: the keys of every earlier run stay valid
+        key["repetition_penalty"] = sampling.repetition_penalty
+    payload = json.dumps(key, sort_keys=True)
     return hashlib.sha256(payload.encode()).hexdigest()
 
 

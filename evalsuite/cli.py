@@ -64,6 +64,10 @@ def _serve(argv: Sequence[str]) -> int:
     from evalsuite.serve import main as serve_main
 
     return serve_main(argv)
+def _gate(argv: Sequence[str]) -> int:
+    from evalsuite.gaterun import main as gate_main
+
+    return gate_main(list(argv))
 
 
 def _perf(argv: Sequence[str]) -> int:
@@ -76,6 +80,7 @@ COMMANDS = {
     "run": (_run, "evaluate a model: pytest on the packaged benchmark module (takes every pytest option)"),
     "merge": (_merge, "join the run directories of --shard I/N jobs into one run (metrics, gates, reports)"),
     "serve": (_serve, "start one warm engine behind an OpenAI-compatible endpoint for later --api-url runs"),
+    "gate": (_gate, "gate candidates (LoRA adapters, checkpoints) against the base on the same items; one engine load"),
     "compare": (_compare, "compare two runs item by item: deltas, p-values, flipped items, side-by-side HTML"),
     "perf": (_perf, "measure serving speed of an OpenAI-compatible endpoint (TTFT, TPOT, latency, throughput)"),
     "report": (_report, "rewrite the reports of a run directory from its records"),

@@ -27,6 +27,7 @@ from pathlib import Path
 from evalsuite.cache import CompletionCache, request_key
 from evalsuite.engines.base import Engine, EngineConfigError
 from evalsuite.progress import Progress
+from evalsuite.truncation import tokenizing, truncate_prompt
 from evalsuite.types import Completion, Item, Request, SamplingConfig
 from evalsuite.watchdog import DEFAULT_DEADLINES, Deadlines, Watchdog
 
@@ -59,6 +60,8 @@ class GenerationStats:
     """Requests that failed."""
     load_seconds: float = 0.0
     """Wall time of the engine's start-up (``load``: imports, weights, connection)."""
+    truncated_prompts: int = 0
+    """Items whose prompt was cut to ``--max-prompt-tokens``."""
 
     @property
     def tokens_per_second(self) -> float:
@@ -84,6 +87,8 @@ class GenerationLeader:
         sampling: SamplingConfig,
         samples: int,
         adapter: str | None = None,
+        also_adapters: Sequence[str] = (),
+        max_prompt_tokens: int | None = None,
         use_cache: bool = True,
         generate_missing: bool = True,
         progress_log: Path | None = None,
@@ -100,6 +105,12 @@ class GenerationLeader:
         self.sampling = sampling
         self.samples = samples
         self.adapter = adapter
+        self.also_adapters = tuple(also_adapters)
+        """Adapters whose completions of the same items go into the cache too, on this engine load,
+        for runs of their own that follow (``evalsuite gate``); this run's tests never wait for them."""
+        self.max_prompt_tokens = max_prompt_tokens
+        self.truncated_prompts = 0
+        """Items whose prompt ``--max-prompt-tokens`` cut (counted by ``plan``)."""
         self.use_cache = use_cache
         self.generate_missing = generate_missing
         self.progress_log = progress_log
@@ -124,8 +135,8 @@ class GenerationLeader:
             cache.path, run_id, deadlines, engine=engine.name, left=self.describe_left, on_stall=self._stalled
         )
 
-    def plan(self, items: Sequence[Item]) -> list[Request]:
-        """Every item × sample as a request with its cache key."""
+    def plan(self, items: Sequence[Item], *, adapter_name: str | None = None) -> list[Request]:
+        """Every item × sample as a request with its cache key (answered by this run's adapter, or ``adapter_name``)."""
         # The engine is part of the identity: vLLM and transformers kernels differ in numerics.
         fingerprint = f"{self.engine.name}/{self.engine.fingerprint()}"
         context = self.engine.context_length()
@@ -135,27 +146,36 @@ class GenerationLeader:
                 f"--max-tokens {given}: larger than the model's context length {context}; "
                 f"pass --max-tokens {context} or less, or leave it out to generate up to the context"
             )
+        name = adapter_name or self.adapter
+        # An adapter is its own cache entry: its name and weights' fingerprint join the key.
+        adapter = self.engine.adapter_identity(name) if name is not None else None
         requests = []
+        truncated = 0
         for item in items:
             prompt = item.prompt_text if item.prompt_text is not None else self.engine.render(item.messages)
             # A chat server applies its own template: its prompt cannot be extended (see protocols).
             on_server = item.prompt_text is None and getattr(self.engine, "templates_on_server", False)
             if self.think_prefix and not prompt.endswith(self.think_prefix) and not on_server:
                 prompt += self.think_prefix
+            if self.max_prompt_tokens is not None:
+                prompt, cut = truncate_prompt(tokenizing(self.engine), item, prompt, self.max_prompt_tokens)
+                truncated += cut
             # Completion-mode templates end a turn with their own strings (item.meta["stop"]).
             sampling = dataclasses.replace(self.sampling, max_tokens=self._max_tokens(item, prompt, context))
             if item.meta.get("stop"):
                 sampling = dataclasses.replace(sampling, stop=(*sampling.stop, *item.meta["stop"]))
             for index in range(self.samples_by_benchmark.get(item.benchmark, self.samples)):
                 key = request_key(
-                    fingerprint=fingerprint, adapter=self.adapter, prompt=prompt,
+                    fingerprint=fingerprint, adapter=adapter, prompt=prompt,
                     sampling=sampling, sample_index=index,
                 )
                 if not self.use_cache:
                     # --no-cache: a key of this run alone, so nothing old is read and nothing
                     # written now is reused later.
                     key = hashlib.sha256(f"{key}:{self.run_id}".encode()).hexdigest()
-                requests.append(Request(key, item.nodeid, index, item.messages, prompt, sampling))
+                requests.append(Request(key, item.nodeid, index, item.messages, prompt, sampling, name))
+        if adapter_name is None:
+            self.truncated_prompts = truncated
         return requests
 
     def preload(self, items: Sequence[Item]) -> bool:
@@ -168,7 +188,7 @@ class GenerationLeader:
         if not self.generate_missing or self._load_thread is not None:
             return False
         keys = {r.key for r in self.plan(items)}
-        if self.use_cache and len(self.cache.get_many(list(keys))) == len(keys):
+        if self.use_cache and len(self.cache.get_many(list(keys))) == len(keys) and not self._also_missing(items):
             return False
         self._load_thread = threading.Thread(target=self._load, name="evalsuite-load", daemon=True)
         self._load_thread.start()
@@ -220,6 +240,8 @@ class GenerationLeader:
         n_cached = sum(r.key in cached for r in requests)
         # Two items with the same prompt (benchmarks do repeat questions) share one generation.
         missing = list({r.key: r for r in requests if r.key not in cached}.values())
+        if self.use_cache and self.generate_missing:
+            missing += self._also_missing(items)
         if missing and not self.generate_missing:
             for req in missing:
                 self.cache.put(
@@ -228,7 +250,9 @@ class GenerationLeader:
                 )
             missing = []
         if not missing:
-            self.stats = GenerationStats(len(requests), n_cached, 0, 0, 0.0, 0)
+            self.stats = GenerationStats(
+                len(requests), n_cached, 0, 0, 0.0, 0, truncated_prompts=self.truncated_prompts
+            )
             self.cache.set_state(self.run_id, "done")
             self._finish()
             return
@@ -237,6 +261,12 @@ class GenerationLeader:
         self._tally = _Tally(planned=len(requests), cached=n_cached, missing=len(missing))
         self._thread = threading.Thread(target=self._generate, name="evalsuite-leader", daemon=True)
         self._thread.start()
+
+    def _also_missing(self, items: Sequence[Item]) -> list[Request]:
+        """The ``also_adapters``' requests that are not cached yet."""
+        extra = [r for name in self.also_adapters for r in self.plan(items, adapter_name=name)]
+        cached = self.cache.get_many([r.key for r in extra])
+        return list({r.key: r for r in extra if r.key not in cached}.values())
 
     def _generate(self) -> None:
         try:
@@ -336,7 +366,7 @@ class GenerationLeader:
             self.stats = GenerationStats(
                 # Requests the engine answered (with a completion or an error); a stall leaves some unanswered.
                 t.planned, t.cached + t.shared, t.generated - len(self._left), t.tokens, end - (t.loaded or end), t.errors,
-                load_seconds=t.load_seconds,
+                load_seconds=t.load_seconds, truncated_prompts=self.truncated_prompts,
             )
             self._finish(cache)
             return True

@@ -192,6 +192,39 @@ def _writable_file(value: str | None) -> None:
             raise ValueError("is a directory; give a file path, e.g. gate-summary.md")
         if not os.path.isdir(parent):
             raise ValueError(f"its directory {parent} does not exist")
+def parse_adapter_name(spec: str) -> str:
+    """The name of the one ``--adapter`` value (``NAME=PATH``, or the directory name of a bare ``PATH``)."""
+    from evalsuite.engines.adapters import parse_adapter_specs
+
+    return parse_adapter_specs([spec])[0].name
+
+
+def _adapter(spec: str | None) -> None:
+    if spec:
+        from evalsuite.engines.adapters import parse_adapter_specs
+        from evalsuite.engines.base import EngineConfigError
+
+        try:
+            (adapter,) = parse_adapter_specs([spec])
+        except EngineConfigError as exc:
+            raise ValueError(str(exc).split(": ", 1)[-1]) from None
+        if not adapter.path.exists():
+            raise ValueError("no such directory")
+
+
+def _adapters(spec: str | None) -> None:
+    for part in parse_kv(spec).items():
+        _adapter("=".join(part))
+
+
+def _prompt_format(value: str) -> None:
+    if "{question}" not in value:
+        raise ValueError("must contain {question} (where the item's question goes)")
+
+
+def _positive(value: float) -> None:
+    if not (value > 0 and math.isfinite(value)):
+        raise ValueError("must be a finite number > 0 (1.0 is no penalty)")
 
 
 def _shard(spec: str | None) -> None:
@@ -204,7 +237,9 @@ def _shard(spec: str | None) -> None:
 OPTIONS: tuple[Option, ...] = (
     # model and engine
     Option("--model", "engine", "Local HF-format checkpoint directory to evaluate. Default: none (the suite's own tests run)."),
-    Option("--adapter", "engine", "LoRA adapter directory applied to --model. Default: none.", check=_existing_dir),
+    Option("--adapter", "engine", "LoRA adapter applied to --model: PATH, or NAME=PATH to name its run. Default: none.", check=_adapter),
+    Option("--prefill-adapters", "engine", "Also generate these adapters' completions of the same items into the cache on this run's engine load, NAME=PATH,... (evalsuite gate: one load for base and adapters). Default: none.", check=_adapters),
+    Option("--merge-adapter", "engine", "Evaluate --adapter merged into the base weights (peft merge_and_unload, saved once under --cache-dir/merged). Default: off (LoRA applied at run time).", default=False, flag_only=True),
     Option("--engine", "engine", "Engine: vllm, hf, openai or fake. Default: openai with --api-url, else vllm when importable, else hf."),
     Option("--engine-options", "engine", "Engine-specific options, NAME=VALUE,... (e.g. batch_size=32,gpu_memory_utilization=0.8). Default: none.", check=_kv),
     Option("--api-url", "engine", "Base URL of an OpenAI-compatible server (e.g. http://127.0.0.1:8000/v1); repeat it, or separate URLs with commas, to spread requests over several endpoints serving the same model. Default: none.", repeat=True, check=_api_urls),
@@ -232,8 +267,12 @@ OPTIONS: tuple[Option, ...] = (
     Option("--max-tokens", "sampling", "Max generated tokens per sample. Default: auto (the model's context length minus the prompt; the built-in benchmark: 512).", type=int, check=at_least(1)),
     Option("--seed", "sampling", "Seed for the engine, shuffles and choice permutations. Default: 0.", default=0, type=int),
     Option("--system-prompt", "sampling", "System prompt added to every item. Default: the template's.", aliases=("--sys-prompt",)),
-    Option("--template", "sampling", "Prompt template: r1, qwen, chatml, internthinker, lighteval, evalscope. Default: each benchmark's own."),
+    Option("--template", "sampling", "Prompt template: r1, qwen, chatml, internthinker, lighteval, evalscope, or raw (no chat template: --prompt-format). Default: each benchmark's own."),
     Option("--protocol", "sampling", "A published harness's generation and scoring parameters: " + ", ".join(PROTOCOLS) + " (see the README's table); options given explicitly override it. Default: none.", choices=PROTOCOLS),
+    Option("--prompt-format", "sampling", "With --template raw: the whole prompt, {question} standing for the item's question, e.g. '### 问题：{question}\n### 答案：'. Default: {question}.", check=_prompt_format, load_key="prompt_format"),
+    Option("--answer-after", "sampling", "Verify only the output after its last occurrence of this delimiter (e.g. '### 答案：'); an output without it is wrong. Default: the whole output.", load_key="answer_after"),
+    Option("--max-prompt-tokens", "sampling", "Cut each prompt to this many tokens (the question loses its end; the template stays); the count of cut prompts is reported. Default: no limit.", type=int, check=at_least(1)),
+    Option("--repetition-penalty", "sampling", "Repetition penalty (>1 discourages repeats; hf and vllm engines). Default: 1.0 (none).", default=1.0, type=float, check=_positive),
     # benchmarks and selection
     Option("--benchmark", "selection", "Comma-separated benchmark names. Default: builtin (or custom/bootcamp with --data/--test-dir)."),
     Option("--limit", "selection", "First N items per benchmark. Default: all.", type=int, check=at_least(1)),
@@ -251,7 +290,7 @@ OPTIONS: tuple[Option, ...] = (
     Option("--mix", "selection", "A seeded weighted sample across the benchmarks, NAME=WEIGHT,... (EvalScope's collection sampler); needs --mix-size. Default: none.", check=_mix),
     Option("--mix-size", "selection", "Items drawn by --mix in all. Default: none.", type=int, check=at_least(1)),
     Option("--checker", "selection", "InternBootcamp-style checker for --test-dir items, module:Class (extract_output and verify_score, e.g. internbootcamp:Game24bootcamp) or a registered checker name; a row's 'checker' field wins. Default: the checker registered under each file's name.", load_key="checker"),
-    Option("--data", "selection", "A custom JSONL file evaluated as benchmark 'custom'. Default: none.", load_key="data"),
+    Option("--data", "selection", "A custom data file (JSONL, or one JSON array of objects) evaluated as benchmark 'custom'. Default: none.", load_key="data"),
     Option("--verifier", "selection", "Verifier for --data: math, choice, code, exact, text. Default: math.", default="math", load_key="verifier"),
     Option("--fields", "selection", "Field mapping for --data, e.g. prompt=question,gold=answer. Default: prompt,gold,id.", load_key="fields"),
     Option("--strict-format", "selection", "Accept only answers in the format the prompt asks for: the last \\boxed{} (an empty one is no answer) or an 'answer is' statement, nothing guessed. Default: off (math-verify's and lm-eval's fallback order: a non-empty box, an answer phrase, the last value of the final answer).", default=False, flag_only=True),

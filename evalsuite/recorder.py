@@ -75,7 +75,8 @@ class Recorder:
             "model": s.engine.model,
             "model_name": Path(str(model).rstrip("/")).name,
             "model_fingerprint": fingerprint,
-            "adapter": s.engine.adapter,
+            "adapter": _adapter_label(s),
+            "merged_adapter": s.engine.merge_dir is not None,
             "api_url": s.engine.api_url,
             "sampling": {
                 "temperature": s.sampling.temperature,
@@ -150,6 +151,8 @@ class Recorder:
                 + (f", {stats.tokens_per_second:.0f} tok/s" if stats.tokens_per_second else "")
                 + (f", {stats.errors} errors" if stats.errors else "")
             )
+            if stats.truncated_prompts:
+                tr.write_line(f"prompts truncated to --max-prompt-tokens: {stats.truncated_prompts}")
         for gate in self.gates:
             tr.write_line(("PASS " if gate.passed else "FAIL ") + gate.message, green=gate.passed, red=not gate.passed)
         if self.exit_reason:
@@ -227,6 +230,12 @@ def summary_lines(summary: Any) -> list[str]:
             extra += f", {o.errors.samples} errored samples"
         lines.append(f"{name}: n={o.n_items} " + "  ".join(parts) + extra)
     return lines
+
+
+def _adapter_label(s: Settings) -> str | None:
+    """``NAME=PATH`` of the adapter that answered (merged or not); None for the base model."""
+    name = s.adapter or (next(iter(s.engine.adapters), None) if s.engine.merge_dir else None)
+    return f"{name}={s.engine.adapters[name]}" if name else None
 
 
 def _package_versions() -> dict[str, str]:

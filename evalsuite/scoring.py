@@ -25,8 +25,16 @@ def record_result(node: Any, result: ItemResult) -> None:
 def verify_completion(item: Item, completion: Completion) -> Verdict:
     """The item's verifier on one completion; a crashing verifier is an error, not a wrong answer."""
     verifier = verifiers.get(item.verifier)
+    text = completion.text
+    delimiter = item.meta.get("answer_after")
+    if delimiter:  # --answer-after: the answer is what follows the output's last delimiter
+        if delimiter in text:
+            text = text.rsplit(delimiter, 1)[1]
+        elif not (item.prompt_text or "").rstrip().endswith(delimiter.rstrip()):
+            # (a prompt that ends with the delimiter makes the whole output the answer)
+            return Verdict(False, None, f"no {delimiter!r} in the output")
     try:
-        return verifier(completion.text, item, truncated=completion.finish_reason == "length")
+        return verifier(text, item, truncated=completion.finish_reason == "length")
     except Exception as exc:
         log.exception("verifier %s crashed on %s", item.verifier, item.nodeid)
         return Verdict(False, None, "verifier crashed", error=f"{type(exc).__name__}: {exc}")

@@ -159,6 +159,13 @@ class Settings:
     def think_prefix(self) -> str | None:
         """Text every response must start with (the protocol's), appended to rendered prompts."""
         return self.protocol.preset.think_prefix if self.protocol else None
+    adapter: str | None = None
+    """Name of the LoRA adapter that answers this run's requests (``--adapter``); None: the base model
+    (or, with ``--merge-adapter``, the merged weights)."""
+    prefill_adapters: tuple[str, ...] = ()
+    """Adapters (in ``engine.adapters``) whose completions this run's engine load also generates."""
+    max_prompt_tokens: int | None = None
+    """``--max-prompt-tokens``: prompts longer than this are cut (None: no limit)."""
 
 
 def is_evaluating(config: pytest.Config) -> bool:
@@ -237,7 +244,8 @@ def resolve(config: pytest.Config) -> Settings:
         )
     if protocol is not None:
         notes = [protocol.banner(), *(o.message(protocol.preset.name) for o in protocol.overrides), *notes]
-    engine_name, engine = _engine(opt, check_devices=leader)
+    cache_dir = Path(opt("es_cache_dir") or config.invocation_params.dir / ".evalsuite_cache")
+    engine_name, engine = _engine(opt, check_devices=leader, cache_dir=cache_dir)
     if protocol is not None and protocol.preset.think_prefix and engine_name == "openai" and engine.api_mode == "chat":
         notes.append(
             f"evalsuite: --protocol {protocol.preset.name}: responses cannot be forced to start with "
@@ -252,7 +260,7 @@ def resolve(config: pytest.Config) -> Settings:
     output = Output(
         run_id=workerinput[RUN_ID_KEY] if workerinput else (opt("es_run_id") or new_run_id()),
         report_root=Path(opt("es_report_dir") or cwd / "reports"),
-        cache_path=Path(opt("es_cache_dir") or cwd / ".evalsuite_cache") / "completions.sqlite",
+        cache_path=cache_dir / "completions.sqlite",
         use_cache=not opt("es_no_cache"),
         rescore=bool(opt("es_rescore")),
     )
@@ -277,6 +285,9 @@ def resolve(config: pytest.Config) -> Settings:
         max_tokens_given=max_tokens_given,
         notes=tuple(notes),
         strict_format=bool(opt("es_strict_format")),
+        adapter=(_options.parse_adapter_name(opt("es_adapter")) if opt("es_adapter") and engine.merge_dir is None else None),
+        prefill_adapters=tuple(_options.parse_kv(opt("es_prefill_adapters"))),
+        max_prompt_tokens=opt("es_max_prompt_tokens"),
     )
 
 
@@ -286,6 +297,7 @@ def _sampling(opt: Callable[[str], Any]) -> SamplingConfig:
         top_p=float(opt("es_top_p")),
         max_tokens=None if opt("es_max_tokens") is None else int(opt("es_max_tokens")),
         seed=int(opt("es_seed")),
+        repetition_penalty=float(opt("es_repetition_penalty")),
     )
 
 
@@ -298,8 +310,10 @@ HTTP_FLAGS = {
 """Options of the HTTP engine: dest → its ``HttpOptions`` field (set in ``EngineConfig.options``)."""
 
 
-def _engine(opt: Callable[[str], Any], *, check_devices: bool) -> tuple[str, EngineConfig]:
+def _engine(opt: Callable[[str], Any], *, check_devices: bool, cache_dir: Path) -> tuple[str, EngineConfig]:
     from evalsuite.engines import engines
+    from evalsuite.engines.adapters import parse_adapter_specs
+    from evalsuite.engines.base import EngineConfigError
     from evalsuite.registry import UnknownNameError
 
     name = opt("es_engine") or ("openai" if opt("es_api_url") else default_engine())
@@ -311,9 +325,20 @@ def _engine(opt: Callable[[str], Any], *, check_devices: bool) -> tuple[str, Eng
     engine_options.update(_http_options(opt, name))
     engine_options.update(_parallelism(opt, name, check_devices=check_devices))
     urls = opt("es_api_url")
+    specs = [opt("es_adapter")] if opt("es_adapter") else []
+    specs += ["=".join(kv) for kv in _options.parse_kv(opt("es_prefill_adapters")).items()]
+    try:
+        adapters = {a.name: str(a.path) for a in parse_adapter_specs(specs)}
+    except EngineConfigError as exc:
+        raise pytest.UsageError(str(exc)) from None
+    if opt("es_merge_adapter") and opt("es_prefill_adapters"):
+        raise _options.usage_error("--merge-adapter", "", "cannot share its engine load with --prefill-adapters (merged weights are another model)")
+    if opt("es_merge_adapter") and not adapters:
+        raise _options.usage_error("--merge-adapter", "", "needs --adapter PATH (the adapter to merge into --model)")
     return name, EngineConfig(
         model=opt("es_model"),
-        adapter=opt("es_adapter"),
+        adapters=adapters,
+        merge_dir=str(cache_dir / "merged") if opt("es_merge_adapter") else None,
         api_url=",".join(urls) if urls else None,
         api_key=api_key(opt("es_api_key")),
         model_name=opt("es_model_name"),
@@ -421,6 +446,8 @@ def _selection(opt: Callable[[str], Any], cwd: Path, names: tuple[str, ...]) -> 
         raise _options.usage_error(
             "--group-by", opt("es_group_by"), "groups items of a custom JSONL file; pass it with --data FILE"
         )
+    if opt("es_prompt_format") and opt("es_template") != "raw":
+        raise _options.usage_error("--prompt-format", opt("es_prompt_format"), "applies to --template raw only; add --template raw")
     patterns = tuple(p.strip() for p in (opt("es_items") or "").split(",") if p.strip())
     mix = _options.parse_mix(opt("es_mix")) if opt("es_mix") else {}
     shard = parse_shard(opt("es_shard")) if opt("es_shard") else None

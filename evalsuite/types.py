@@ -70,6 +70,8 @@ class SamplingConfig:
     """Seed of the run (engines are seeded with it; per-sample seeds derive from it)."""
     stop: tuple[str, ...] = ()
     """Extra stop strings (EOS always stops)."""
+    repetition_penalty: float = 1.0
+    """Penalty on tokens already in the prompt or output (1.0: none; CTRL-style, as transformers and vLLM apply it)."""
 
 
 @dataclass(frozen=True)
@@ -88,6 +90,8 @@ class Request:
     """The rendered prompt text the engine sees (chat template applied)."""
     sampling: SamplingConfig
     """Decoding parameters."""
+    adapter: str | None = None
+    """Name of the LoRA adapter that answers (a key of the engine's ``adapters``); ``None``: the base model."""
 
 
 FinishReason = Literal["stop", "length", "error"]

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 
 from evalsuite.benchmarks.base import BenchmarkData, LoadOptions, hash_bytes, register_benchmark
 from evalsuite.benchmarks.prompts import math_messages
-from evalsuite.types import Item
+from evalsuite.benchmarks.sources import make_item
 
 VERSION = "1"
 TASKS = ("add", "sub", "mul", "linear", "expr")
@@ -64,13 +64,16 @@ def load_builtin(options: LoadOptions) -> BenchmarkData:
     items = []
     for task, level, index, question, answer in iter_problems():
         items.append(
-            Item(
-                benchmark="builtin",
-                id=f"{task}/level{level}/{index:04d}",
-                messages=math_messages(question, template=template, system_prompt=options.system_prompt),
+            make_item(
+                "builtin",
+                f"{task}/level{level}/{index:04d}",
+                math_messages(question, template=template, system_prompt=options.system_prompt),
                 gold=str(answer),
                 verifier="math",
                 groups={"task": task, "level": f"level{level}"},
+                meta={},
+                options=options,
+                template=template,
             )
         )
     digest = hash_bytes(f"{i.id}\t{i.user_prompt}\t{i.gold}\n".encode() for i in items)

@@ -88,8 +88,14 @@ def decode_utf8(raw: bytes, path: str) -> str:
 
 
 def parse_jsonl(raw: bytes, source: str) -> list[Record]:
-    """Parse JSONL bytes into records; blank lines are skipped, anything else must be an object."""
+    """Parse JSONL bytes into records; blank lines are skipped, anything else must be an object.
+
+    A file whose first character is ``[`` is read as one JSON array of objects instead (what many
+    fine-tuning datasets ship); each record's line is where its object starts.
+    """
     text = decode_utf8(raw, source)
+    if text.lstrip().startswith("["):
+        return parse_json_array(text, source)
     records = []
     for number, line in enumerate(text.splitlines(), start=1):
         if not line.strip():
@@ -109,6 +115,53 @@ def parse_jsonl(raw: bytes, source: str) -> list[Record]:
         records.append(Record(source, number, value))
     if not records:
         raise BenchmarkError(f"{source}: empty file (no JSON lines); each line must hold one JSON object")
+    return records
+
+
+def parse_json_array(text: str, source: str) -> list[Record]:
+    """Records of a JSON array of objects; errors name the line and the element's index."""
+    decoder = json.JSONDecoder()
+    pos = text.index("[") + 1
+    records: list[Record] = []
+
+    def line_at(offset: int) -> int:
+        return text.count("\n", 0, offset) + 1
+
+    def skip_space(offset: int) -> int:
+        while offset < len(text) and text[offset].isspace():
+            offset += 1
+        return offset
+
+    pos = skip_space(pos)
+    while pos < len(text) and text[pos] != "]":
+        index = len(records)
+        try:
+            value, end = decoder.raw_decode(text, pos)
+        except json.JSONDecodeError as exc:
+            raise BenchmarkError(
+                f"{source}:{exc.lineno}: invalid JSON in array element {index} ({exc.msg}: column {exc.colno}); "
+                "the file must be one JSON array of objects, or JSONL (one object per line)"
+            ) from None
+        if not isinstance(value, dict):
+            raise BenchmarkError(
+                f"{source}:{line_at(pos)}: array element {index} is a {type(value).__name__}, not a JSON "
+                "object; each element must be an object with the item's fields"
+            )
+        records.append(Record(source, line_at(pos), value))
+        pos = skip_space(end)
+        if pos < len(text) and text[pos] == ",":
+            pos = skip_space(pos + 1)
+        elif pos < len(text) and text[pos] != "]":
+            raise BenchmarkError(
+                f"{source}:{line_at(pos)}: expected ',' or ']' after array element {index}; "
+                "the file must be one JSON array of objects"
+            )
+    if pos >= len(text):
+        raise BenchmarkError(f"{source}:{line_at(len(text))}: the JSON array is not closed (missing ']')")
+    if text[pos + 1 :].strip():
+        raise BenchmarkError(f"{source}:{line_at(pos + 1)}: text after the closing ']' of the JSON array")
+    if not records:
+        raise BenchmarkError(f"{source}: empty JSON array; it must hold one object per item")
     return records
 
 

@@ -41,7 +41,8 @@ LIGHTEVAL_LCB_INTRO = (
 EVALSCOPE_GPQA_PREFIX = "What is the correct answer to this question:"
 """EvalScope's 0-shot GPQA question prefix (``benchmarks/gpqa/gpqa_adapter.py``)."""
 
-TEMPLATES = ("r1", "qwen", "internthinker", "chatml", "lighteval", "evalscope")
+TEMPLATES = ("r1", "qwen", "internthinker", "chatml", "lighteval", "evalscope", "raw")
+"""``raw``: no chat template at all; the prompt is ``--prompt-format`` with ``{question}`` filled in."""
 
 # DeepSeek-R1's raw prompt format (full-width bars and the U+2581 block are part of the tokens).
 _R1_BOS = "<\uff5cbegin\u2581of\u2581sentence\uff5c>"

@@ -179,9 +179,19 @@ def make_item(
     options: LoadOptions,
     template: str,
 ) -> Item:
-    """An ``Item``; in completion mode also its raw prompt and the template's stop strings."""
+    """An ``Item``; in completion mode (or with the ``raw`` template) also its raw prompt.
+
+    ``raw``: the prompt is ``--prompt-format`` with ``{question}`` replaced by the item's question
+    (the user turn), sent without any chat template. ``--answer-after DELIM`` is kept in the item's
+    meta: verifiers then read only what follows the output's last ``DELIM``.
+    """
     prompt_text = None
-    if api_mode(options) == "completion":
+    if options.extra.get("answer_after"):
+        meta = {**meta, "answer_after": str(options.extra["answer_after"])}
+    if template == "raw":
+        question = next((m.content for m in reversed(messages) if m.role == "user"), "")
+        prompt_text = str(options.extra.get("prompt_format") or "{question}").replace("{question}", question)
+    elif api_mode(options) == "completion":
         prompt_text = completion_prompt(messages, template=template)
         meta = {**meta, "stop": list(COMPLETION_STOP[template])}
     return Item(

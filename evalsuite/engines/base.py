@@ -31,8 +31,12 @@ class EngineConfig:
 
     model: str | None = None
     """Local HF-format checkpoint directory or hub id (``--model``)."""
-    adapter: str | None = None
-    """LoRA adapter directory (``--adapter``)."""
+    adapters: Mapping[str, str] = field(default_factory=dict)
+    """LoRA adapter directories loaded beside the base, by name (``--adapter NAME=PATH``); a request's
+    ``adapter`` picks one, ``None`` the base model. One engine load serves them all."""
+    merge_dir: str | None = None
+    """``--merge-adapter``: the one adapter is merged into the base weights (saved once in a directory
+    under this one named by both fingerprints) and the merged checkpoint answers every request."""
     api_url: str | None = None
     """Base URL of an OpenAI-compatible server (``--api-url``)."""
     api_key: str | None = field(default=None, repr=False)
@@ -62,6 +66,11 @@ class Engine(Protocol):
 
     def fingerprint(self) -> str:
         """Identity of the weights (and adapter) that answer; part of every cache key."""
+        ...
+
+    def adapter_identity(self, name: str) -> str:
+        """Identity of the adapter ``name`` (its name and weights' fingerprint); part of the cache key of
+        every request it answers. Raises ``EngineConfigError`` for a name the engine was not given."""
         ...
 
     def render(self, messages: Sequence[Message]) -> str:
@@ -118,7 +127,9 @@ register_engine = engines.register
 def require_local_model(config: EngineConfig) -> Path:
     """The ``--model`` directory, checked to be an HF-format checkpoint."""
     if not config.model:
-        raise EngineConfigError("--model is required for this engine (a local HF-format checkpoint directory)")
+        raise EngineConfigError(
+            "--model is required for this engine (a local HF-format checkpoint directory)"
+        )
     path = Path(config.model).expanduser()
     if not path.exists():
         raise EngineConfigError(f"--model {config.model}: no such directory")

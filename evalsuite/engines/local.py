@@ -10,14 +10,14 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from evalsuite.engines.adapters import adapter_identity, check_adapter, lora_rank, require_adapter_dir
 from evalsuite.engines.base import (
     EngineConfig,
     EngineConfigError,
-    check_weights,
     fingerprint_dir,
     require_local_model,
 )
-from evalsuite.types import Message
+from evalsuite.types import Message, Request
 
 log = logging.getLogger(__name__)
 
@@ -54,12 +54,59 @@ def on_gpu() -> bool:
 
 
 class LocalCheckpoint:
-    """A validated ``--model`` directory (and ``--adapter``), loaded lazily."""
+    """A validated ``--model`` directory and its adapters, loaded lazily.
+
+    Every adapter is checked against the base here, at construction (before any weights load), so
+    a foreign adapter is a usage error naming what does not match. With ``merge_dir`` the one
+    adapter is merged into the base weights on first load (``weights_path``) instead.
+    """
 
     def __init__(self, config: EngineConfig) -> None:
         self.config = config
         self.path = require_local_model(config)
-        self.adapter = _require_adapter(config.adapter) if config.adapter else None
+        adapters = {
+            name: require_adapter_dir(Path(p).expanduser(), name=name) for name, p in config.adapters.items()
+        }
+        for name, adapter in adapters.items():
+            check_adapter(self.path, adapter, name=name)
+        self.merged_adapter: Path | None = None
+        if config.merge_dir is not None:
+            if len(adapters) != 1:
+                raise EngineConfigError(
+                    f"--merge-adapter merges exactly one --adapter into the base weights; got {len(adapters)}"
+                )
+            (self.merged_adapter,) = adapters.values()
+            adapters = {}
+        self.adapters = adapters
+
+    def weights_path(self) -> Path:
+        """The directory whose weights answer: the base, or the base with the adapter merged (built once)."""
+        if self.merged_adapter is None:
+            return self.path
+        from evalsuite.engines.merge import merged_checkpoint
+
+        return merged_checkpoint(self.path, self.merged_adapter, Path(str(self.config.merge_dir)))
+
+    def lora_name(self, request: Request) -> str | None:
+        """The adapter that answers ``request`` (a key of ``adapters``); ``None``: the base (or merged) weights."""
+        if request.adapter is not None:
+            self.adapter_identity(request.adapter)  # an unknown name fails here, clearly
+        return request.adapter
+
+    @functools.cached_property
+    def _adapter_identities(self) -> dict[str, str]:
+        return {name: adapter_identity(name, path) for name, path in self.adapters.items()}
+
+    def adapter_identity(self, name: str) -> str:
+        """Name and weights' fingerprint of the adapter ``name``."""
+        if name not in self.adapters:
+            known = ", ".join(self.adapters) or "none"
+            raise EngineConfigError(f"adapter {name!r} was not given to the engine (known: {known})")
+        return self._adapter_identities[name]
+
+    def max_lora_rank(self) -> int:
+        """The largest rank over all adapters (0 without adapters)."""
+        return max((lora_rank(p) for p in self.adapters.values()), default=0)
 
     @functools.cached_property
     def tokenizer(self) -> Any:
@@ -70,13 +117,15 @@ class LocalCheckpoint:
         try:
             return AutoTokenizer.from_pretrained(self.path, trust_remote_code=self.config.trust_remote_code)
         except Exception as exc:
-            raise EngineConfigError(f"--model {self.config.model}: cannot load its tokenizer ({exc})") from exc
+            raise EngineConfigError(
+                f"--model {self.config.model}: cannot load its tokenizer ({exc})"
+            ) from exc
 
     @functools.cached_property
     def _fingerprint(self) -> str:
         fp = f"{fingerprint_dir(self.path)}/{self.config.dtype}"
-        if self.adapter is not None:
-            fp += "+" + fingerprint_dir(self.adapter)
+        if self.merged_adapter is not None:  # known before merging: both inputs decide the merge
+            fp += "+merged:" + fingerprint_dir(self.merged_adapter)
         return fp
 
     def fingerprint(self) -> str:
@@ -98,6 +147,10 @@ class LocalCheckpoint:
     def count_tokens(self, prompt: str) -> int:
         return len(self.encode(prompt))
 
+    def truncate_text(self, text: str, max_tokens: int) -> str:
+        """The first ``max_tokens`` tokens of ``text``, as text."""
+        return str(self.tokenizer.decode(self.encode(text)[:max_tokens]))
+
     def encode(self, prompt: str) -> list[int]:
         # The rendered prompt already holds every special token the template wants.
         return list(self.tokenizer(prompt, add_special_tokens=False)["input_ids"])
@@ -107,27 +160,3 @@ class LocalCheckpoint:
         if self.config.dtype != "auto":
             return self.config.dtype
         return "bfloat16" if on_gpu else "float32"
-
-
-def _require_adapter(adapter: str) -> Path:
-    """The ``--adapter`` directory, checked to hold a readable peft config and its weights."""
-    path = Path(adapter).expanduser()
-    config = path / "adapter_config.json"
-    if not config.is_file():
-        raise EngineConfigError(
-            f"--adapter {adapter}: not a LoRA adapter directory (no adapter_config.json); "
-            "pass a directory saved with peft's save_pretrained()"
-        )
-    try:
-        data = json.loads(config.read_text(encoding="utf-8"))
-    except UnicodeDecodeError as exc:
-        raise EngineConfigError(f"--adapter {adapter}: {config} is not UTF-8 text ({exc.reason} at byte {exc.start})") from None
-    except json.JSONDecodeError as exc:
-        raise EngineConfigError(f"--adapter {adapter}: {config}:{exc.lineno}: invalid JSON ({exc.msg}: column {exc.colno})") from None
-    if not isinstance(data, dict) or not data.get("peft_type"):
-        raise EngineConfigError(
-            f"--adapter {adapter}: {config}:1: not a peft adapter config (no 'peft_type'); "
-            "pass a directory saved with peft's save_pretrained()"
-        )
-    check_weights(path, flag="--adapter", value=adapter, stem="adapter_model")
-    return path

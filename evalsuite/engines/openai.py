@@ -88,7 +88,7 @@ class OpenAIEngine:
             raise EngineConfigError(f"--api-mode {config.api_mode}: expected 'chat' or 'completion'")
         if config.max_concurrency < 1:
             raise EngineConfigError(f"--max-concurrency {config.max_concurrency}: must be at least 1")
-        if config.adapter:
+        if config.adapters:
             raise EngineConfigError(
                 "--adapter cannot be loaded through --api-url; serve it with the server "
                 "(vLLM: --enable-lora --lora-modules NAME=PATH) and pass --model-name NAME"
@@ -153,6 +153,9 @@ class OpenAIEngine:
 
     def load(self) -> None:
         """Nothing to load: the constructor already waited for the server to answer."""
+
+    def adapter_identity(self, name: str) -> str:
+        raise EngineConfigError(f"adapter {name!r}: the openai engine loads no adapters (the server serves them)")
 
     def fingerprint(self) -> str:
         """Hash of the endpoint URL(s), the model name and the server's ``root``/``parent``/``max_model_len``.

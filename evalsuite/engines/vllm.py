@@ -21,6 +21,17 @@ from evalsuite.types import Completion, Message, Request
 
 log = logging.getLogger(__name__)
 
+VLLM_RANK_SLOTS = (1, 8, 16, 32, 64, 128, 256, 320, 512)
+"""The ``max_lora_rank`` values vLLM accepts."""
+
+
+def vllm_rank_slot(rank: int) -> int:
+    """The smallest ``max_lora_rank`` vLLM accepts that holds an adapter of rank ``rank``."""
+    for slot in VLLM_RANK_SLOTS:
+        if slot >= rank:
+            return slot
+    raise EngineConfigError(f"LoRA rank {rank} is above vLLM's largest max_lora_rank ({VLLM_RANK_SLOTS[-1]})")
+
 
 class VLLMEngine:
     name = "vllm"
@@ -34,6 +45,9 @@ class VLLMEngine:
     def fingerprint(self) -> str:
         return self.checkpoint.fingerprint()
 
+    def adapter_identity(self, name: str) -> str:
+        return self.checkpoint.adapter_identity(name)
+
     def render(self, messages: Sequence[Message]) -> str:
         return self.checkpoint.render(messages)
 
@@ -43,11 +57,14 @@ class VLLMEngine:
     def count_tokens(self, prompt: str) -> int:
         return self.checkpoint.count_tokens(prompt)
 
+    def truncate_text(self, text: str, max_tokens: int) -> str:
+        return self.checkpoint.truncate_text(text, max_tokens)
+
     def engine_kwargs(self) -> dict[str, Any]:
         """Arguments of ``vllm.LLM``: safe CPU defaults, overridable through ``config.options``."""
         gpu = on_gpu()
         kwargs: dict[str, Any] = {
-            "model": str(self.checkpoint.path),
+            "model": str(self.checkpoint.weights_path()),
             "dtype": self.checkpoint.torch_dtype_name(on_gpu=gpu),
             "seed": self.config.seed,
             "gpu_memory_utilization": 0.9 if gpu else 0.3,
@@ -61,10 +78,14 @@ class VLLMEngine:
             # small models; users with big CPU jobs can turn them back on through options.
             kwargs["enforce_eager"] = True
             kwargs["compilation_config"] = {"mode": 0}
-        if self.checkpoint.adapter is not None:
+        loras = self.checkpoint.adapters
+        if loras:
+            # Sized from the adapters themselves: every adapter fits one batch, at the smallest rank
+            # slot that holds the largest of them (options may still override both).
             kwargs["enable_lora"] = True
-            kwargs["max_lora_rank"] = int(self.config.options.get("max_lora_rank", 64))
-        kwargs.update({k: v for k, v in self.config.options.items() if k != "max_lora_rank"})
+            kwargs["max_loras"] = len(loras)
+            kwargs["max_lora_rank"] = vllm_rank_slot(self.checkpoint.max_lora_rank())
+        kwargs.update(self.config.options)
         return kwargs
 
     @functools.cached_property
@@ -91,20 +112,40 @@ class VLLMEngine:
     def load(self) -> None:
         _ = self.llm, self.checkpoint.tokenizer
 
-    def _lora_request(self) -> Any:
-        if self.checkpoint.adapter is None:
-            return None
+    @functools.cached_property
+    def _lora_requests(self) -> dict[str, Any]:
+        """One ``LoRARequest`` per adapter (vLLM tells adapters apart by their integer id)."""
+        paths = self.checkpoint.adapters
+        if not paths:
+            return {}
         from vllm.lora.request import LoRARequest
 
-        return LoRARequest("adapter", 1, str(self.checkpoint.adapter))
+        return {
+            name: LoRARequest(name, i, str(path)) for i, (name, path) in enumerate(paths.items(), start=1)
+        }
 
     def generate(self, requests: Sequence[Request], on_completion: Callable[[Completion], None]) -> None:
+        # Requests of the base model never share a batch with LoRA requests: on vLLM 0.32's CPU
+        # backend (PunicaWrapperCPU) base rows batched beside LoRA rows were answered with a LoRA
+        # applied (7 of 10 base outputs changed; the LoRA rows were unaffected). Base first, then
+        # every adapter together (LoRAs batched with each other answer exactly as alone).
+        base = [r for r in requests if self.checkpoint.lora_name(r) is None]
+        lora = [r for r in requests if self.checkpoint.lora_name(r) is not None]
+        offset = 0
+        for wave in (base, lora):
+            self._generate_wave(wave, on_completion, offset)
+            offset += len(wave)
+
+    def _generate_wave(
+        self, requests: Sequence[Request], on_completion: Callable[[Completion], None], offset: int
+    ) -> None:
         from vllm import SamplingParams
 
+        if not requests:
+            return
         engine = self.llm.llm_engine
-        lora = self._lora_request()
         pending: dict[str, tuple[Request, float]] = {}
-        for i, req in enumerate(requests):
+        for i, req in enumerate(requests, start=offset):
             s = req.sampling
             # Per-request seeds fail on vLLM CPU ("CPU Generator does not use offset"); the
             # engine is seeded instead, which fixes greedy output and the sampling stream.
@@ -112,13 +153,17 @@ class VLLMEngine:
                 temperature=s.temperature,
                 top_p=s.top_p,
                 max_tokens=s.max_tokens,
+                repetition_penalty=s.repetition_penalty,
                 stop=list(s.stop) or None,
                 skip_special_tokens=False,
             )
             request_id = f"es-{i}"
             try:
                 engine.add_request(
-                    request_id, {"prompt_token_ids": self.checkpoint.encode(req.prompt)}, params, lora_request=lora
+                    request_id,
+                    {"prompt_token_ids": self.checkpoint.encode(req.prompt)},
+                    params,
+                    lora_request=self._lora_requests.get(self.checkpoint.lora_name(req) or ""),
                 )
             except Exception as exc:  # e.g. prompt longer than max_model_len
                 on_completion(Completion(req.key, "", "error", error=f"vLLM rejected the request: {exc}"))
@@ -134,7 +179,9 @@ class VLLMEngine:
                 req, t0 = pending.pop(out.request_id)
                 on_completion(_completion(req, out, time.perf_counter() - t0))
         for req, _ in pending.values():
-            on_completion(Completion(req.key, "", "error", error="vLLM finished without answering this request"))
+            on_completion(
+                Completion(req.key, "", "error", error="vLLM finished without answering this request")
+            )
 
     def close(self) -> None:
         llm = self.__dict__.pop("llm", None)

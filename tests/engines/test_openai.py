@@ -277,7 +277,7 @@ async def test_api_url_with_or_without_v1(fake_openai, suffix):
         (EngineConfig(api_url="ftp://x/v1"), "--api-url ftp://x/v1: expected an http"),
         (EngineConfig(api_url=None), "--api-url is required"),
         (EngineConfig(api_url="http://x", api_mode="edit"), "--api-mode edit"),
-        (EngineConfig(api_url="http://x", adapter="/lora"), "--adapter cannot be loaded through --api-url"),
+        (EngineConfig(api_url="http://x", adapters={"lora": "/lora"}), "--adapter cannot be loaded through --api-url"),
         (EngineConfig(api_url="http://x", max_concurrency=0), "--max-concurrency 0"),
         (
             EngineConfig(api_url="http://x", options={"max_retries": -1}),

@@ -47,6 +47,13 @@ from evalsuite.options import GROUPS, OPTIONS, add_to_argparse
         (["--min-score", "builtin/expr=2"], "*--min-score builtin/expr=2: *outside [[]0, 1[]]*"),
         (["--summary-md", "no/such/dir/x.md"], "*--summary-md no/such/dir/x.md: its directory */no/such/dir does not exist*"),
         (["--group-by", "subject"], "*--group-by subject: groups items of a custom JSONL file; pass it with --data FILE*"),
+        (["--adapter", "base=."], "*--adapter base=.: the name 'base' must be*not 'base'*"),
+        (["--adapter", "t=no/such"], "*--adapter t=no/such: no such directory*"),
+        (["--prefill-adapters", "a"], "*--prefill-adapters a: expected NAME=VALUE*"),
+        (["--merge-adapter"], "*--merge-adapter*needs --adapter PATH*"),
+        (["--repetition-penalty", "0"], "*--repetition-penalty 0.0: must be a finite number > 0*"),
+        (["--template", "raw", "--prompt-format", "Q:"], "*--prompt-format Q:: must contain {question}*"),
+        (["--prompt-format", "Q: {question}"], "*--prompt-format 'Q: {question}': applies to --template raw only*"),
     ],
 )
 def test_bad_value_is_a_usage_error_before_anything_runs(fake_run, args, message):
