@@ -182,6 +182,8 @@ def candidate_args(plan: GatePlan, candidate: Candidate) -> list[str]:
         if candidate.kind == "merged":
             args.append("--merge-adapter")
     args += ["--metric", plan.metric, "--report-dir", str(plan.run_dir), "--run-id", candidate.name]
+    # Each candidate's own per-subgroup verdict (evalsuite.reports.markdown), gathered into the gate's.
+    args += ["--summary-md", str(plan.run_dir / candidate.name / "summary.md")]
     return [*args, "--baseline", str(plan.run_dir / "base")]
 
 
@@ -204,7 +206,9 @@ def run_model(name: str, args: Sequence[str], report_dir: Path) -> ModelRun:
     """One evaluation run in a fresh process (``evalsuite run``); its output goes to this terminal."""
     print(f"== evalsuite gate: {name} ==", flush=True)
     t0 = time.perf_counter()
-    code = subprocess.call([sys.executable, "-m", "evalsuite.cli", "run", *args])
+    # The gate appends one summary to $GITHUB_STEP_SUMMARY, not one per run.
+    env = {k: v for k, v in os.environ.items() if k != "GITHUB_STEP_SUMMARY"}
+    code = subprocess.call([sys.executable, "-m", "evalsuite.cli", "run", *args], env=env)
     return ModelRun(name, report_dir, code, time.perf_counter() - t0)
 
 
@@ -283,8 +287,8 @@ def markdown_summary(
 ) -> str:
     """A pull-request comment / ``$GITHUB_STEP_SUMMARY`` section.
 
-    A stand-in until the gates' own Markdown renderer (per-subgroup deltas) lands; it lists what
-    ``summary.json`` of each run holds: scores, deltas, and every failing gate's message.
+    The table of every candidate and benchmark, failing gates' messages, then each candidate's own
+    per-subgroup verdict (``evalsuite.reports.markdown``, written by its run).
     """
     failed = any(r["verdict"] != "PASS" for r in rows)
     lines = [
@@ -307,6 +311,10 @@ def markdown_summary(
     ]
     if notes:
         lines += ["", *notes]
+    for run in runs:  # each candidate's per-subgroup verdict, worst subgroups first
+        detail = run.report_dir / "summary.md"
+        if detail.is_file():
+            lines += ["", f"#### {run.name} vs base", "", detail.read_text().strip()]
     timing = ", ".join(f"{r.name} {r.seconds:.0f}s" for r in (base, *runs))
     lines += ["", f"<sub>wall time: {timing}</sub>", ""]
     return "\n".join(lines)
@@ -343,15 +351,11 @@ def main(argv: Sequence[str]) -> int:
     runs = [run_model(c.name, candidate_args(plan, c), plan.run_dir / c.name) for c in plan.candidates]
     rows = verdict_rows(base, runs, plan.metric)
     print("\n" + verdict_table(rows, plan.metric))
+    from evalsuite.reports.markdown import write_markdown
+
     md = markdown_summary(plan, base, runs, rows)
     (plan.run_dir / "summary.md").write_text(md)
-    if plan.summary_md is not None:
-        plan.summary_md.parent.mkdir(parents=True, exist_ok=True)
-        plan.summary_md.write_text(md)
-    step_summary = os.environ.get("GITHUB_STEP_SUMMARY")
-    if step_summary:
-        with open(step_summary, "a", encoding="utf-8") as fh:
-            fh.write(md + "\n")
+    write_markdown(md, plan.summary_md)  # and appended to $GITHUB_STEP_SUMMARY when set
     code = exit_code(base, runs)
     print(f"evalsuite gate: exit {code} ({', '.join(f'{r.name} {r.seconds:.1f}s' for r in (base, *runs))})")
     return code

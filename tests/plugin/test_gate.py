@@ -86,13 +86,14 @@ def test_gate_runs_base_and_adapters_on_one_load_and_fails_the_regression(
             "model*benchmark*base avg@n*candidate*delta*verdict",
             "same*builtin*1.000*1.000*+0.000*PASS",
             "bad*builtin*1.000*0.000*-1.000*FAIL",
-            "bad builtin: builtin: dropped 1.000 * vs baseline*",
+            "bad builtin: *",
             "evalsuite gate: exit 1*",
         ]
     )
     md = (pytester.path / "out" / "summary.md").read_text()
     assert "FAIL" in md and "| bad | builtin | 1.000 | 0.000 | -1.000 | FAIL |" in md
-    assert step_summary.read_text() == "earlier step\n" + md + "\n"
+    assert step_summary.read_text() == "earlier step\n" + md  # appended once, by the gate
+    assert "#### bad vs base" in md and (pytester.path / "reports" / "g1" / "bad" / "summary.md").is_file()
 
 
 def test_gate_passes_a_harmless_adapter_and_reuses_the_cached_base(
