@@ -348,6 +348,8 @@ def main(argv: Sequence[str]) -> int:
             file=sys.stderr,
         )
         return base.exit_code
+    for c in plan.candidates:  # --summary-md wants its directory to exist
+        (plan.run_dir / c.name).mkdir(parents=True, exist_ok=True)
     runs = [run_model(c.name, candidate_args(plan, c), plan.run_dir / c.name) for c in plan.candidates]
     rows = verdict_rows(base, runs, plan.metric)
     print("\n" + verdict_table(rows, plan.metric))
