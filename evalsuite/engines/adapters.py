@@ -80,9 +80,13 @@ def require_adapter_dir(path: Path, *, name: str | None = None) -> Path:
     try:
         data = json.loads(config.read_text(encoding="utf-8"))
     except UnicodeDecodeError as exc:
-        raise EngineConfigError(f"{label}: {config} is not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+        raise EngineConfigError(
+            f"{label}: {config} is not UTF-8 text ({exc.reason} at byte {exc.start})"
+        ) from None
     except json.JSONDecodeError as exc:
-        raise EngineConfigError(f"{label}: {config}:{exc.lineno}: invalid JSON ({exc.msg}: column {exc.colno})") from None
+        raise EngineConfigError(
+            f"{label}: {config}:{exc.lineno}: invalid JSON ({exc.msg}: column {exc.colno})"
+        ) from None
     if not isinstance(data, dict) or not data.get("peft_type"):
         raise EngineConfigError(
             f"{label}: {config}:1: not a peft adapter config (no 'peft_type'); "
