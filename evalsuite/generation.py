@@ -27,7 +27,7 @@ from pathlib import Path
 from evalsuite.cache import CompletionCache, request_key
 from evalsuite.engines.base import Engine, EngineConfigError
 from evalsuite.progress import Progress
-from evalsuite.truncation import tokenizing, truncate_prompt
+from evalsuite.prompt_budget import tokenizing, truncate_prompt
 from evalsuite.types import Completion, Item, Request, SamplingConfig
 from evalsuite.watchdog import DEFAULT_DEADLINES, Deadlines, Watchdog
 
