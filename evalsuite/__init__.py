@@ -21,6 +21,10 @@ The pipeline of one run, and the module that holds each step::
 ``plugin.py`` wires these into pytest; ``cli.py`` is ``evalsuite run|merge|serve|compare|perf|report|make-tiny``;
 ``merge.py`` joins ``--shard`` runs through the recorder's ``conclude``; ``serve.py`` keeps one engine warm
 (vLLM's own server, or ``openai_server.py`` around our transformers engine);
+``gaterun.py`` is ``evalsuite gate`` (base and candidates, one engine load, gated and summarised);
+``watchdog.py`` bounds every wait (stalled engine, silent leader); ``prompt_budget.py`` cuts prompts to
+``--max-prompt-tokens``; ``engine_log.py`` sends engine logs to the run's ``engine.log``;
+``redaction.py`` keeps API keys out of everything written;
 ``suite/itemtest.py`` is the test function itself; ``tiny/`` trains and measures the shipped tiny model.
 """
 
