@@ -15,35 +15,17 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
 from evalsuite.engines.base import EngineConfig, EngineConfigError, EngineError, register_engine
-from evalsuite.engines.local import LocalCheckpoint, on_gpu
-from evalsuite.types import Completion, FinishReason, Message, Request
+from evalsuite.engines.local import CheckpointEngine, LocalCheckpoint, on_gpu
+from evalsuite.types import Completion, FinishReason, Request
 
 
-class HFEngine:
+class HFEngine(CheckpointEngine):
     name = "hf"
 
     def __init__(self, config: EngineConfig) -> None:
         self.checkpoint = LocalCheckpoint(config)
         self.config = config
         self.batch_size = int(config.options.get("batch_size", 16))
-
-    def fingerprint(self) -> str:
-        return self.checkpoint.fingerprint()
-
-    def adapter_identity(self, name: str) -> str:
-        return self.checkpoint.adapter_identity(name)
-
-    def render(self, messages: Sequence[Message]) -> str:
-        return self.checkpoint.render(messages)
-
-    def context_length(self) -> int | None:
-        return self.checkpoint.context_length()
-
-    def count_tokens(self, prompt: str) -> int:
-        return self.checkpoint.count_tokens(prompt)
-
-    def truncate_text(self, text: str, max_tokens: int) -> str:
-        return self.checkpoint.truncate_text(text, max_tokens)
 
     @functools.cached_property
     def _model(self) -> Any:

@@ -160,3 +160,27 @@ class LocalCheckpoint:
         if self.config.dtype != "auto":
             return self.config.dtype
         return "bfloat16" if on_gpu else "float32"
+
+
+class CheckpointEngine:
+    """What both local engines answer from their checkpoint: identity, template, tokenizer, context."""
+
+    checkpoint: LocalCheckpoint
+
+    def fingerprint(self) -> str:
+        return self.checkpoint.fingerprint()
+
+    def adapter_identity(self, name: str) -> str:
+        return self.checkpoint.adapter_identity(name)
+
+    def render(self, messages: Sequence[Message]) -> str:
+        return self.checkpoint.render(messages)
+
+    def context_length(self) -> int | None:
+        return self.checkpoint.context_length()
+
+    def count_tokens(self, prompt: str) -> int:
+        return self.checkpoint.count_tokens(prompt)
+
+    def truncate_text(self, text: str, max_tokens: int) -> str:
+        return self.checkpoint.truncate_text(text, max_tokens)

@@ -16,8 +16,8 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from evalsuite.engines.base import EngineConfig, EngineConfigError, EngineError, register_engine
-from evalsuite.engines.local import LocalCheckpoint, on_gpu
-from evalsuite.types import Completion, Message, Request
+from evalsuite.engines.local import CheckpointEngine, LocalCheckpoint, on_gpu
+from evalsuite.types import Completion, Request
 
 log = logging.getLogger(__name__)
 
@@ -33,7 +33,7 @@ def vllm_rank_slot(rank: int) -> int:
     raise EngineConfigError(f"LoRA rank {rank} is above vLLM's largest max_lora_rank ({VLLM_RANK_SLOTS[-1]})")
 
 
-class VLLMEngine:
+class VLLMEngine(CheckpointEngine):
     name = "vllm"
     on_progress: Callable[[], None] | None = None
     """Set by the generation leader: called whenever a step produced tokens (progress for the stall watchdog)."""
@@ -41,24 +41,6 @@ class VLLMEngine:
     def __init__(self, config: EngineConfig) -> None:
         self.config = config
         self.checkpoint = LocalCheckpoint(config)
-
-    def fingerprint(self) -> str:
-        return self.checkpoint.fingerprint()
-
-    def adapter_identity(self, name: str) -> str:
-        return self.checkpoint.adapter_identity(name)
-
-    def render(self, messages: Sequence[Message]) -> str:
-        return self.checkpoint.render(messages)
-
-    def context_length(self) -> int | None:
-        return self.checkpoint.context_length()
-
-    def count_tokens(self, prompt: str) -> int:
-        return self.checkpoint.count_tokens(prompt)
-
-    def truncate_text(self, text: str, max_tokens: int) -> str:
-        return self.checkpoint.truncate_text(text, max_tokens)
 
     def engine_kwargs(self) -> dict[str, Any]:
         """Arguments of ``vllm.LLM``: safe CPU defaults, overridable through ``config.options``."""
