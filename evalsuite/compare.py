@@ -13,21 +13,26 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TextIO
 
+import pytest
+
+from evalsuite import options
 from evalsuite.comparison import (
-    DEFAULT_MIN_GROUP_SIZE,
     GroupComparison,
     benchmarks_only,
     compare_runs_grouped,
     worst_first,
 )
 from evalsuite.gates import check_baseline
-from evalsuite.metric_names import CORRECTIONS, check_metric_name
 from evalsuite.metrics import summarize
 from evalsuite.reports import model_name, read_run
 from evalsuite.reports.flips import SIMILARITIES, Flip, find_flips, with_similarity
 from evalsuite.reports.html import render_html
 from evalsuite.reports.markdown import render_markdown
 from evalsuite.types import RunRecord
+
+GATE_FLAGS = ("--metric", "--correction", "--min-group-size", "--max-drop", "--alpha")
+"""Options shared with the ``--baseline`` gate, declared once in ``evalsuite.options``."""
+GATE_DESTS = {options.BY_FLAG[f].dest for f in GATE_FLAGS}
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -49,11 +54,8 @@ def _parser() -> argparse.ArgumentParser:
         metavar="OUT",
         help="Also write a self-contained HTML page with both outputs side by side (default: none)",
     )
-    p.add_argument(
-        "--metric",
-        default="avg@n",
-        help="Per-item metric to compare: avg@n, maj@n, any_correct or pass@K (default: avg@n)",
-    )
+    # The gate options are the option table's rows: the same names, checks and defaults as pytest's.
+    options.add_flags(p, GATE_FLAGS)
     p.add_argument(
         "--confidence", type=float, default=0.95, help="Confidence level of the delta CIs (default: 0.95)"
     )
@@ -65,25 +67,6 @@ def _parser() -> argparse.ArgumentParser:
         type=int,
         default=20,
         help="Flipped item ids listed per direction and benchmark; 0 lists all (default: 20)",
-    )
-    p.add_argument(
-        "--correction",
-        choices=CORRECTIONS,
-        default="holm",
-        help="Multiple-comparison correction over benchmarks and subgroups (default: holm)",
-    )
-    p.add_argument(
-        "--min-group-size",
-        type=int,
-        default=DEFAULT_MIN_GROUP_SIZE,
-        help=f"Paired items a subgroup needs to be tested; smaller ones are listed, not tested "
-        f"(default: {DEFAULT_MIN_GROUP_SIZE})",
-    )
-    p.add_argument(
-        "--max-drop", type=float, default=0.02, help="Drop that counts as a regression (default: 0.02)"
-    )
-    p.add_argument(
-        "--alpha", type=float, default=0.05, help="Significance level after correction (default: 0.05)"
     )
     p.add_argument(
         "--similarity",
@@ -238,11 +221,14 @@ def main(argv: Sequence[str] | None = None, *, stdout: TextIO | None = None) -> 
     stdout = stdout or sys.stdout
     args = _parser().parse_args(argv)
     try:
-        check_metric_name(args.metric)
+        options.check_values(options.with_defaults(vars(args)).get)
+        for dest, value in options.with_defaults(vars(args)).items():
+            if dest in GATE_DESTS:
+                setattr(args, dest[3:], value)
         if not 0 < args.confidence < 1:
             raise ValueError(f"--confidence must be in (0, 1), got {args.confidence}")
         a, b = read_run(args.run_a), read_run(args.run_b)
-    except (OSError, ValueError) as exc:
+    except (OSError, ValueError, pytest.UsageError) as exc:
         print(f"evalsuite compare: error: {exc}", file=sys.stderr)
         return 2
     try:

@@ -222,7 +222,7 @@ def _prompt_format(value: str) -> None:
         raise ValueError("must contain {question} (where the item's question goes)")
 
 
-def _positive(value: float) -> None:
+def _penalty(value: float) -> None:
     if not (value > 0 and math.isfinite(value)):
         raise ValueError("must be a finite number > 0 (1.0 is no penalty)")
 
@@ -272,7 +272,7 @@ OPTIONS: tuple[Option, ...] = (
     Option("--prompt-format", "sampling", "With --template raw: the whole prompt, {question} standing for the item's question, e.g. '### 问题：{question}\n### 答案：'. Default: {question}.", check=_prompt_format, load_key="prompt_format"),
     Option("--answer-after", "sampling", "Verify only the output after its last occurrence of this delimiter (e.g. '### 答案：'); an output without it is wrong. Default: the whole output.", load_key="answer_after"),
     Option("--max-prompt-tokens", "sampling", "Cut each prompt to this many tokens (the question loses its end; the template stays); the count of cut prompts is reported. Default: no limit.", type=int, check=at_least(1)),
-    Option("--repetition-penalty", "sampling", "Repetition penalty (>1 discourages repeats; hf and vllm engines). Default: 1.0 (none).", default=1.0, type=float, check=_positive),
+    Option("--repetition-penalty", "sampling", "Repetition penalty (>1 discourages repeats; hf and vllm engines). Default: 1.0 (none).", default=1.0, type=float, check=_penalty),
     # benchmarks and selection
     Option("--benchmark", "selection", "Comma-separated benchmark names. Default: builtin (or custom/bootcamp with --data/--test-dir)."),
     Option("--limit", "selection", "First N items per benchmark. Default: all.", type=int, check=at_least(1)),
