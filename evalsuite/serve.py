@@ -62,6 +62,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def engine_config(args: argparse.Namespace) -> Any:
     from evalsuite import options
+    from evalsuite.engines.adapters import parse_adapter_specs
     from evalsuite.engines.base import EngineConfig
     from evalsuite.engines.parallel import Parallelism
     from evalsuite.settings import _number
@@ -85,7 +86,7 @@ def engine_config(args: argparse.Namespace) -> Any:
     engine_options = {**layout.llm_kwargs(), **engine_options}  # vLLM's server checks the devices itself
     return EngineConfig(
         model=args.es_model,
-        adapter=args.es_adapter,
+        adapters={a.name: str(a.path) for a in parse_adapter_specs([args.es_adapter] if args.es_adapter else [])},
         dtype=args.es_dtype,
         seed=int(args.es_seed),
         max_model_len=args.es_max_model_len,
@@ -122,8 +123,8 @@ def vllm_command(config: Any, *, host: str, port: int, served_name: str) -> list
             continue
         else:
             argv += [flag, json.dumps(value) if isinstance(value, dict) else str(value)]
-    if config.adapter:
-        argv += ["--lora-modules", f"{Path(config.adapter).name}={config.adapter}"]
+    for name, path in config.adapters.items():
+        argv += ["--lora-modules", f"{name}={path}"]
     return argv
 
 
@@ -138,7 +139,7 @@ def serve_hf(
     t0 = time.perf_counter()
     engine.load()
     load_s = time.perf_counter() - t0
-    card = {"root": str(config.model), "parent": config.adapter}
+    card = {"root": str(config.model), "parent": ",".join(config.adapters.values()) or None}
     server = EngineServer(
         engine,
         model_name=served_name,

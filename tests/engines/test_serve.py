@@ -123,7 +123,7 @@ def test_the_vllm_command_carries_our_engine_arguments_and_vllm_accepts_it(tmp_p
     adapter = REPO_ROOT / "fixtures" / "adapters" / "tiny-r1-lora"
     config = EngineConfig(
         model=str(TINY),
-        adapter=str(adapter),
+        adapters={"tiny-r1-lora": str(adapter)},
         dtype="float32",
         seed=7,
         max_model_len=1024,
@@ -178,7 +178,8 @@ def _serve(log: Path) -> tuple[subprocess.Popen[bytes], str, float]:
         if proc.poll() is not None:
             break
         time.sleep(0.5)
-    os.killpg(proc.pid, signal.SIGKILL)
+    if proc.poll() is None:
+        os.killpg(proc.pid, signal.SIGKILL)
     pytest.fail(f"evalsuite serve did not get ready:\n{log.read_text(errors='replace')[-3000:]}")
 
 
