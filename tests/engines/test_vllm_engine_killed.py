@@ -35,6 +35,9 @@ def _args(run_id: str) -> list[str]:
     return [
         "--engine", "vllm", "--model", str(TINY), "--limit", str(LIMIT), "--max-tokens", "256",
         "--max-model-len", "1024", "--stall-timeout", "20", "--run-id", run_id, "-p", "no:cacheprovider",
+        # One sequence at a time: generation takes seconds even on a quiet machine, so the kill
+        # lands mid-run (batched, 40 items finish in half a second).
+        "--engine-options", "max_num_seqs=1",
     ]  # fmt: skip
 
 
@@ -84,7 +87,7 @@ def test_kill_9_of_the_engine_core_ends_the_run_and_a_rerun_generates_only_the_r
         while _stored(db) < 3:  # mid-generation: some completions stored, most not
             assert proc.poll() is None, out.read_text()[-3000:]
             assert time.monotonic() < deadline, "vLLM did not start generating"
-            time.sleep(0.2)
+            time.sleep(0.05)
         core = _engine_core(proc.pid)
         assert core is not None, "no EngineCore process under the run"
         killed_at = time.monotonic()
@@ -99,13 +102,19 @@ def test_kill_9_of_the_engine_core_ends_the_run_and_a_rerun_generates_only_the_r
     stored = _stored(db)
     print(f"engine core killed: run ended {ended_s:.1f}s later, {stored} of {LIMIT} completions stored")
     assert proc.returncode == pytest.ExitCode.TESTS_FAILED, output[-3000:]
-    assert "generation failed:" in output
+    # vLLM either raises (the engine is dead: "generation failed") or returns the requests in flight
+    # as aborted (error completions): both end the run as infrastructure errors, never as answers.
+    assert "generation failed:" in output or "could not be generated (infrastructure errors)" in output
     assert stored < LIMIT
     with sqlite3.connect(db) as conn:
         assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
         planned = conn.execute("SELECT COUNT(DISTINCT key) FROM plan WHERE run_id = 'killed'").fetchone()[0]
+        # Requests (not distinct prompts) answered from the cache on the rerun: repeated questions count twice.
+        cached = conn.execute(
+            "SELECT COUNT(*) FROM plan WHERE run_id = 'killed' AND key IN (SELECT key FROM completions)"
+        ).fetchone()[0]
 
     rerun = pytester.run(sys.executable, "-m", "pytest", *_args("rerun"), timeout=BOUND_S)
-    generated, cached = _generation_line(rerun.stdout.str())
-    assert (generated, cached) == (planned - stored, LIMIT - (planned - stored))
+    generated, from_cache = _generation_line(rerun.stdout.str())
+    assert (generated, from_cache) == (planned - stored, cached)
     assert "generation failed" not in rerun.stdout.str()
