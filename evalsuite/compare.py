@@ -221,10 +221,9 @@ def main(argv: Sequence[str] | None = None, *, stdout: TextIO | None = None) -> 
     stdout = stdout or sys.stdout
     args = _parser().parse_args(argv)
     try:
-        options.check_values(options.with_defaults(vars(args)).get)
-        for dest, value in options.with_defaults(vars(args)).items():
-            if dest in GATE_DESTS:
-                setattr(args, dest[3:], value)
+        values = options.checked_values(vars(args))
+        for dest in GATE_DESTS:
+            setattr(args, dest[3:], values[dest])
         if not 0 < args.confidence < 1:
             raise ValueError(f"--confidence must be in (0, 1), got {args.confidence}")
         a, b = read_run(args.run_a), read_run(args.run_b)

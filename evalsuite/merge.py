@@ -176,9 +176,8 @@ def main(argv: Sequence[str]) -> int:
         for path in args.run_dirs:
             shards.append((path, read_run(path)))
         record = merge_records(shards, run_id=args.out.name)
-        values = options.with_defaults(vars(args))
+        values = options.checked_values(vars(args))
         opt = values.__getitem__
-        options.check_values(opt)
         sampling = record.meta.get("sampling") or {}
         benchmarks = tuple(dict.fromkeys(i.benchmark for i in record.items))
         by_benchmark = sampling.get("samples_by_benchmark") or {}

@@ -365,6 +365,13 @@ def with_defaults(given: Mapping[str, Any]) -> dict[str, Any]:
     return {o.dest: o.default if given.get(o.dest) is None else given[o.dest] for o in OPTIONS}
 
 
+def checked_values(given: Mapping[str, Any]) -> dict[str, Any]:
+    """``with_defaults(given)`` after every option's check (a bad value raises ``pytest.UsageError``)."""
+    values = with_defaults(given)
+    check_values(values.__getitem__)
+    return values
+
+
 def add_flags(parser: argparse.ArgumentParser, flags: Iterable[str]) -> None:
     """Register the named options (e.g. ``--model``, ``--dtype``) on a command that takes only a few."""
     for flag in flags:

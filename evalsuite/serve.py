@@ -67,8 +67,7 @@ def engine_config(args: argparse.Namespace) -> Any:
     from evalsuite.engines.parallel import Parallelism
     from evalsuite.settings import _number
 
-    values = options.with_defaults(vars(args))
-    options.check_values(values.__getitem__)
+    values = options.checked_values(vars(args))
     args = argparse.Namespace(**{**vars(args), **values})
     if not args.es_model:
         raise ValueError("--model is required: the checkpoint directory to serve")
