@@ -15,9 +15,8 @@ EVAL_DIR = TESTS_DIR / "benchmarks"
 def pytest_ignore_collect(collection_path: Path, config: pytest.Config) -> bool | None:
     inside_eval = collection_path == EVAL_DIR or EVAL_DIR in collection_path.parents
     if is_evaluating(config):
-        # Only the evaluation module; the suite's own tests would otherwise run against the model.
+        # Only the evaluation module: the suite's own tests would otherwise run against the model,
+        # and their directories' conftests would load their helpers' imports in every process.
         own_test = TESTS_DIR in collection_path.parents and not inside_eval
-        if own_test and collection_path.is_file() and collection_path.suffix == ".py":
-            return True
-        return None
+        return True if own_test else None
     return True if inside_eval else None

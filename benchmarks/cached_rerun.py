@@ -73,8 +73,9 @@ def write_inputs(root: Path, n: int) -> tuple[Path, Path]:
 
 def pytest_run(data: Path, script: Path, root: Path, workers: int, *extra: str) -> float:
     cmd = [
-        sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q", "--engine", "fake", "--model", str(script),
-        "--data", str(data), "--cache-dir", str(root / "cache"), "--report-dir", str(root / "reports"),
+        # --opt=PATH: separate, the temporary paths would become pytest's rootdir (README, "Paths outside").
+        sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q", "--engine", "fake", f"--model={script}",
+        f"--data={data}", f"--cache-dir={root / 'cache'}", f"--report-dir={root / 'reports'}",
         "--max-tokens", "64", *(["-n", str(workers)] if workers > 1 else []), *extra,
     ]
     start = time.perf_counter()

@@ -7,19 +7,14 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-UNUSED_PLUGINS = ("hypothesispytest", "benchmark", "anyio")
-"""Installed plugins an evaluation never uses; hypothesis alone costs seconds per xdist worker at
-session end, anyio's imports trio (selenium's dependency), which imports hypothesis (pyproject's
-addopts names the same ones for runs inside this project)."""
-
-LEAN_PYTEST_ARGS = tuple(arg for name in ("cacheprovider", *UNUSED_PLUGINS) for arg in ("-p", f"no:{name}"))
-
 
 def _run(argv: Sequence[str]) -> int:
     """``evalsuite run --model PATH [pytest options]``: the packaged evaluation module under pytest."""
     import pytest
 
-    return int(pytest.main(["--pyargs", "evalsuite.suite.itemtest", *LEAN_PYTEST_ARGS, *argv]))
+    from evalsuite.invocation import LEAN_PYTEST_ARGS, glued
+
+    return int(pytest.main(["--pyargs", "evalsuite.suite.itemtest", *LEAN_PYTEST_ARGS, *glued(argv)]))
 
 
 def _report(argv: Sequence[str]) -> int:

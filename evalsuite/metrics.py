@@ -18,13 +18,13 @@ from __future__ import annotations
 
 import math
 import statistics
+from statistics import NormalDist
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 import numpy as np
-from scipy import stats
 
 from evalsuite.metric_names import CORRECTIONS, check_metric_name
 from evalsuite.types import ItemResult, SampleResult
@@ -227,7 +227,7 @@ def wilson_interval(successes: float, n: int, confidence: float = 0.95) -> tuple
     """Wilson score interval for a binomial proportion (good at p near 0 or 1 and small n)."""
     if n <= 0:
         return 0.0, 1.0
-    z = float(stats.norm.ppf(0.5 + confidence / 2))
+    z = NormalDist().inv_cdf(0.5 + confidence / 2)
     p = successes / n
     denom = 1 + z * z / n
     centre = (p + z * z / (2 * n)) / denom
@@ -253,7 +253,9 @@ def estimate_mean(values: Sequence[float], confidence: float = 0.95) -> Estimate
         # largest standard deviation a [0, 1] variable can have (JSON has no infinity).
         return Estimate(mean, 0.5, 0.0, 1.0, 1, "t")
     se = float(arr.std(ddof=1)) / math.sqrt(n)
-    half = float(stats.t.ppf(0.5 + confidence / 2, n - 1)) * se
+    from scipy.special import stdtrit  # Student-t quantile; scipy only where a t interval is needed
+
+    half = float(stdtrit(n - 1, 0.5 + confidence / 2)) * se
     return Estimate(mean, se, max(0.0, mean - half), min(1.0, mean + half), n, "t")
 
 
@@ -378,13 +380,20 @@ MCNEMAR_VARIANTS = ("mid-p", "exact")
 """McNemar p-value variants ``paired_test`` computes for 0/1 values."""
 
 
+def _binomial_half_pmf(n: int) -> Callable[[int], float]:
+    """P(X = k) for X ~ Binomial(n, 1/2), in log space (exact to float precision for any n)."""
+    log_norm = math.lgamma(n + 1) - n * math.log(2)
+    return lambda k: math.exp(log_norm - math.lgamma(k + 1) - math.lgamma(n - k + 1))
+
+
 def _mcnemar_p(losses: int, discordant: int, *, mid: bool) -> tuple[float, float]:
     """(one-sided p of a drop, two-sided p) of ``losses`` among ``discordant`` pairs, Binomial(d, 1/2)."""
     if discordant == 0:
         return 1.0, 1.0
-    at = float(stats.binom.pmf(losses, discordant, 0.5)) * (0.5 if mid else 1.0)
-    upper = float(stats.binom.sf(losses, discordant, 0.5)) + at  # P(X > losses) + (half) P(X = losses)
-    lower = float(stats.binom.cdf(losses - 1, discordant, 0.5)) + at
+    pmf = _binomial_half_pmf(discordant)
+    at = pmf(losses) * (0.5 if mid else 1.0)
+    upper = math.fsum(pmf(k) for k in range(losses + 1, discordant + 1)) + at  # P(X > losses) + (half) P(X = losses)
+    lower = math.fsum(pmf(k) for k in range(losses)) + at
     return min(1.0, upper), min(1.0, 2 * min(upper, lower))
 
 
@@ -448,7 +457,7 @@ def paired_test(
     d = r - b
     delta = float(d.mean())
     gains, losses = int((d > 0).sum()), int((d < 0).sum())
-    z = float(stats.norm.ppf(0.5 + confidence / 2))
+    z = NormalDist().inv_cdf(0.5 + confidence / 2)
     binary = bool(np.all(np.isin(r, (0.0, 1.0))) and np.all(np.isin(b, (0.0, 1.0))))
     if binary:
         disc = gains + losses

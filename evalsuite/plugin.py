@@ -30,8 +30,12 @@ def pytest_configure(config: pytest.Config) -> None:
     if not _settings.is_evaluating(config):
         return
     from evalsuite.cases import Cases
+    from evalsuite.invocation import misread_paths
 
     settings = _settings.resolve(config)
+    misread = None if hasattr(config, "workerinput") else misread_paths(config)
+    if misread:
+        config.issue_config_time_warning(pytest.PytestConfigWarning(misread), stacklevel=2)
     if config.option.tbstyle == "auto" and settings.verbose <= 0 and not config.getoption("es_regression"):
         # A wrong answer is data, not a traceback: one line per item in the short summary
         # (--regression keeps the snapshot diff, which is what its reader needs).

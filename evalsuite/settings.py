@@ -245,7 +245,7 @@ def resolve(config: pytest.Config) -> Settings:
     if protocol is not None:
         notes = [protocol.banner(), *(o.message(protocol.preset.name) for o in protocol.overrides), *notes]
     cache_dir = Path(opt("es_cache_dir") or config.invocation_params.dir / ".evalsuite_cache")
-    engine_name, engine = _engine(opt, check_devices=leader, cache_dir=cache_dir)
+    engine_name, engine = _engine(opt, leader=leader, worker=hasattr(config, "workerinput"), cache_dir=cache_dir)
     if protocol is not None and protocol.preset.think_prefix and engine_name == "openai" and engine.api_mode == "chat":
         notes.append(
             f"evalsuite: --protocol {protocol.preset.name}: responses cannot be forced to start with "
@@ -310,20 +310,25 @@ HTTP_FLAGS = {
 """Options of the HTTP engine: dest → its ``HttpOptions`` field (set in ``EngineConfig.options``)."""
 
 
-def _engine(opt: Callable[[str], Any], *, check_devices: bool, cache_dir: Path) -> tuple[str, EngineConfig]:
-    from evalsuite.engines import engines
+def _engine(opt: Callable[[str], Any], *, leader: bool, worker: bool, cache_dir: Path) -> tuple[str, EngineConfig]:
+    """The engine's name and config. xdist workers never start an engine, and the controller has
+    refused every bad value before they start: they skip the name's lookup (which imports every
+    engine module). Only the leader counts devices."""
     from evalsuite.engines.adapters import parse_adapter_specs
     from evalsuite.engines.base import EngineConfigError
-    from evalsuite.registry import UnknownNameError
 
     name = opt("es_engine") or ("openai" if opt("es_api_url") else default_engine())
-    try:
-        engines.get(name)
-    except UnknownNameError as exc:
-        raise _options.usage_error("--engine", name, str(exc)) from None
+    if not worker:
+        from evalsuite.engines import engines
+        from evalsuite.registry import UnknownNameError
+
+        try:
+            engines.get(name)
+        except UnknownNameError as exc:
+            raise _options.usage_error("--engine", name, str(exc)) from None
     engine_options = {k: _number(v) for k, v in _options.parse_kv(opt("es_engine_options")).items()}
     engine_options.update(_http_options(opt, name))
-    engine_options.update(_parallelism(opt, name, check_devices=check_devices))
+    engine_options.update(_parallelism(opt, name, check_devices=leader))
     urls = opt("es_api_url")
     specs = [opt("es_adapter")] if opt("es_adapter") else []
     specs += ["=".join(kv) for kv in _options.parse_kv(opt("es_prefill_adapters")).items()]

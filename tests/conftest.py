@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from evalsuite.cli import UNUSED_PLUGINS
+from evalsuite.invocation import UNUSED_PLUGINS
 
 
 @pytest.fixture(autouse=True)
