@@ -9,9 +9,12 @@ then, side by side in one process tree:
    and runs the math verifier on each (what re-verifying costs without pytest); its own wall time,
    interpreter start and imports included;
 2. rescore: ``pytest -n WORKERS --rescore`` (verifies cached completions, generates nothing);
-3. rerun: ``pytest -n WORKERS`` again (everything cached: the engine never starts).
-Prints wall seconds and the ratios suite/bare, with the issue's targets: <= 5 s at 300 items and
-<= 2 x bare + 5 s at 10,000 (at -n 2). ``--workers 1,2,8`` shows how it scales with xdist workers.
+3. rerun: ``pytest -n WORKERS`` again (everything cached: the engine never starts);
+4. floor: pytest itself at the same -n on N parametrized tests that do nothing (the same half fail,
+   one line each, as ours do): what one pytest case per item costs before any evalsuite code runs.
+Prints wall seconds and the ratios suite/bare and suite/floor, with the issue's targets: <= 5 s at
+300 items and <= 2 x bare + 5 s at 10,000 (at -n 2). ``--workers 1,2,8`` shows how it scales with
+xdist workers.
 """
 
 from __future__ import annotations
@@ -53,6 +56,34 @@ for r in requests:
 correct = sum(evaluate_item(item, "", by_item[item.nodeid]).passed for item in items)
 print(json.dumps({"items": len(items), "correct": correct, "seconds": time.perf_counter() - t0}))
 """
+
+
+FLOOR = """
+import pytest
+
+@pytest.mark.parametrize("i", range({n}), ids=[f"custom/q{{i:06d}}" for i in range({n})])
+def test_item(i):
+    if i % 2:
+        pytest.fail("wrong", pytrace=False)
+"""
+
+
+def floor_run(root: Path, n: int, workers: int) -> float:
+    """pytest alone: N do-nothing cases, half failing with one line, plugins as in this project's runs."""
+    folder = root / "floor"
+    folder.mkdir(exist_ok=True)
+    (folder / "test_floor.py").write_text(FLOOR.format(n=n), encoding="utf-8")
+    (folder / "pytest.ini").write_text("[pytest]\n", encoding="utf-8")
+    from evalsuite.invocation import LEAN_PYTEST_ARGS
+
+    cmd = [sys.executable, "-m", "pytest", "-q", "--tb=no", *LEAN_PYTEST_ARGS,
+           *(["-n", str(workers)] if workers > 1 else []), "test_floor.py"]
+    start = time.perf_counter()
+    done = subprocess.run(cmd, cwd=folder, capture_output=True, text=True)
+    wall = time.perf_counter() - start
+    if done.returncode != 1:
+        raise SystemExit(f"floor run failed ({done.returncode}):\n{done.stdout[-3000:]}{done.stderr[-3000:]}")
+    return wall
 
 
 def write_inputs(root: Path, n: int) -> tuple[Path, Path]:
@@ -104,21 +135,24 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     env_note = f"{os.cpu_count()} CPUs, load {os.getloadavg()[0]:.1f}"
     print(f"cached rerun benchmark ({env_note})")
-    print(f"{'items':>7} {'-n':>3} {'bare s':>8} {'rescore s':>10} {'rerun s':>8} {'rescore/bare':>13} {'target s':>9}")
+    print(f"{'items':>7} {'-n':>3} {'bare s':>8} {'floor s':>8} {'rescore s':>10} {'rerun s':>8} "
+          f"{'rescore/bare':>13} {'rerun/floor':>12} {'target s':>9}")
     for n in (int(x) for x in args.items.split(",")):
         with tempfile.TemporaryDirectory(prefix="evalsuite-rerun-") as tmp:
             root = Path(tmp)
             data, script = write_inputs(root, n)
             pytest_run(data, script, root, 2)  # cold: fills the cache
             for workers in (int(x) for x in args.workers.split(",")):
-                bare, rescore, rerun = [], [], []
+                bare, floor, rescore, rerun = [], [], [], []
                 for _ in range(args.repeat):
                     bare.append(bare_loop(data, script, root))
+                    floor.append(floor_run(root, n, workers))
                     rescore.append(pytest_run(data, script, root, workers, "--rescore"))
                     rerun.append(pytest_run(data, script, root, workers))
-                b, s, r = (statistics.median(x) for x in (bare, rescore, rerun))
+                b, f, s, r = (statistics.median(x) for x in (bare, floor, rescore, rerun))
                 target = 5.0 if n <= 300 else 2 * b + 5
-                print(f"{n:>7} {workers:>3} {b:>8.1f} {s:>10.1f} {r:>8.1f} {s / b:>13.2f} {target:>9.1f}")
+                print(f"{n:>7} {workers:>3} {b:>8.1f} {f:>8.1f} {s:>10.1f} {r:>8.1f} {s / b:>13.2f} {r / f:>12.2f} "
+                      f"{target:>9.1f}", flush=True)
     return 0
 
 
