@@ -131,12 +131,27 @@ class GenerationLeader:
         self._end_lock = threading.Lock()
         self._left: dict[str, Request] = {}
         self._tally = _Tally()
+        self._plans: dict[str | None, dict[str, tuple[list[Request], bool]]] = {}
+        """Planned requests per adapter name and item (and whether its prompt was cut): ``preload``
+        plans every item, ``start`` the selected ones again; rendering and counting once is enough."""
         self.watchdog = Watchdog(
             cache.path, run_id, deadlines, engine=engine.name, left=self.describe_left, on_stall=self._stalled
         )
 
     def plan(self, items: Sequence[Item], *, adapter_name: str | None = None) -> list[Request]:
         """Every item × sample as a request with its cache key (answered by this run's adapter, or ``adapter_name``)."""
+        planned = self._plans.setdefault(adapter_name, {})
+        new = [item for item in items if item.nodeid not in planned]
+        if new:
+            planned.update(self._plan_items(new, adapter_name))
+        chosen = [planned[item.nodeid] for item in items]
+        if adapter_name is None:
+            self.truncated_prompts = sum(cut for _, cut in chosen)
+        return [r for requests, _ in chosen for r in requests]
+
+    def _plan_items(
+        self, items: Sequence[Item], adapter_name: str | None
+    ) -> dict[str, tuple[list[Request], bool]]:
         # The engine is part of the identity: vLLM and transformers kernels differ in numerics.
         fingerprint = f"{self.engine.name}/{self.engine.fingerprint()}"
         context = self.engine.context_length()
@@ -149,9 +164,9 @@ class GenerationLeader:
         name = adapter_name or self.adapter
         # An adapter is its own cache entry: its name and weights' fingerprint join the key.
         adapter = self.engine.adapter_identity(name) if name is not None else None
-        requests = []
-        truncated = 0
+        planned: dict[str, tuple[list[Request], bool]] = {}
         for item in items:
+            cut = False
             prompt = item.prompt_text if item.prompt_text is not None else self.engine.render(item.messages)
             # A chat server applies its own template: its prompt cannot be extended (see protocols).
             on_server = item.prompt_text is None and getattr(self.engine, "templates_on_server", False)
@@ -159,11 +174,11 @@ class GenerationLeader:
                 prompt += self.think_prefix
             if self.max_prompt_tokens is not None:
                 prompt, cut = truncate_prompt(tokenizing(self.engine), item, prompt, self.max_prompt_tokens)
-                truncated += cut
             # Completion-mode templates end a turn with their own strings (item.meta["stop"]).
             sampling = dataclasses.replace(self.sampling, max_tokens=self._max_tokens(item, prompt, context))
             if item.meta.get("stop"):
                 sampling = dataclasses.replace(sampling, stop=(*sampling.stop, *item.meta["stop"]))
+            requests = []
             for index in range(self.samples_by_benchmark.get(item.benchmark, self.samples)):
                 key = request_key(
                     fingerprint=fingerprint, adapter=adapter, prompt=prompt,
@@ -174,9 +189,8 @@ class GenerationLeader:
                     # written now is reused later.
                     key = hashlib.sha256(f"{key}:{self.run_id}".encode()).hexdigest()
                 requests.append(Request(key, item.nodeid, index, item.messages, prompt, sampling, name))
-        if adapter_name is None:
-            self.truncated_prompts = truncated
-        return requests
+            planned[item.nodeid] = (requests, bool(cut))
+        return planned
 
     def preload(self, items: Sequence[Item]) -> bool:
         """Start loading the engine in the background now if any request of ``items`` is not cached.
@@ -242,6 +256,7 @@ class GenerationLeader:
         missing = list({r.key: r for r in requests if r.key not in cached}.values())
         if self.use_cache and self.generate_missing:
             missing += self._also_missing(items)
+        self._plans.clear()  # the run's plan is written; memory stays flat from here on
         if missing and not self.generate_missing:
             for req in missing:
                 self.cache.put(

@@ -186,3 +186,18 @@ def test_an_older_cache_keeps_its_completions_and_gets_new_run_tables(tmp_path):
     assert cache.get_many(["k"])["k"].text == "kept"
     cache.write_plan("r", [])  # the new plan table has the new columns
     assert cache.plan_prompt("r", "x") is None
+
+
+def test_preload_then_start_renders_each_prompt_once(tmp_path):
+    """preload plans every item to decide whether to load; start (on the selected ones) reuses that plan."""
+    engine = _Engine()
+    rendered = []
+    engine.render = lambda messages: rendered.append(messages[-1].content) or messages[-1].content
+    leader = GenerationLeader(engine, CompletionCache(tmp_path / "c.sqlite"), run_id="r", sampling=SamplingConfig(),
+                              samples=2)
+    items = _items(4)
+    assert leader.preload(items)
+    leader.start(items[:3])
+    leader.join()
+    assert sorted(rendered) == ["q0", "q1", "q2", "q3"]
+    assert leader.stats.generated == 6
