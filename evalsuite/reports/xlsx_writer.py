@@ -46,7 +46,7 @@ _PKG_REL_NS = "http://schemas.openxmlformats.org/package/2006/relationships"
 _XML_HEAD = '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
 _ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 _BAD_SHEET_CHARS = re.compile(r"[\[\]:*?/\\]")
-_FLUSH_BYTES = 1 << 16  # rows are joined and written to the zip entry in chunks of about this many characters
+_FLUSH_CHARS = 1 << 16  # rows are joined and written to the zip entry in chunks of about this size
 
 
 class SheetTooLarge(RuntimeError):
@@ -206,7 +206,7 @@ class Sheet:
         text = "".join(out)
         self._buf.append(text)
         self._buf_len += len(text)
-        if self._buf_len >= _FLUSH_BYTES:
+        if self._buf_len >= _FLUSH_CHARS:
             self._flush()
 
     def _flush(self) -> None:
@@ -268,7 +268,7 @@ class XlsxWriter:
     ) -> None:
         if exc_type is None:
             self.close()
-        else:  # leave no half-written workbook that looks whole
+        else:  # no workbook/styles parts: a failed workbook does not open as if it were whole
             self._closed = True
             try:
                 if self._sheets:
@@ -310,7 +310,8 @@ class XlsxWriter:
         """Start the next sheet (finishing the one before).
 
         Args:
-            title: Sheet name: 1-31 characters, none of ``[]:*?/\\``, unique (case-insensitive).
+            title: Sheet name: 1-31 characters, none of ``[]:*?/\\``, no ``'`` at either end, unique
+                (case-insensitive).
             widths: Column widths, in characters, from column A.
             freeze_header: Freeze the first row (pane at A2).
             autofilter: Put an auto-filter over the used range (header row included).
@@ -319,8 +320,10 @@ class XlsxWriter:
         """
         if self._closed:
             raise ValueError("workbook already closed")
-        if not 1 <= len(title) <= 31 or _BAD_SHEET_CHARS.search(title) or title.startswith("'"):
-            raise ValueError(f"invalid sheet name {title!r}: 1-31 characters, none of []:*?/\\")
+        if not 1 <= len(title) <= 31 or _BAD_SHEET_CHARS.search(title) or title[0] == "'" or title[-1] == "'":
+            raise ValueError(
+                f"invalid sheet name {title!r}: 1-31 characters, none of []:*?/\\, no ' at either end"
+            )
         if title.lower() in (s.title.lower() for s in self._sheets):
             raise ValueError(f"duplicate sheet name {title!r}")
         if self._sheets:

@@ -122,7 +122,7 @@ def test_writer_cell_types_and_escaped_sheet_names(tmp_path: Path) -> None:
     assert ws["A2"].number_format == '"$"#,##0.00' and ws.auto_filter.ref is None and ws.freeze_panes is None
 
 
-@pytest.mark.parametrize("title", ["", "x" * 32, "a/b", "a[1]", "what?"])
+@pytest.mark.parametrize("title", ["", "x" * 32, "a/b", "a[1]", "what?", "'quoted'"])
 def test_writer_rejects_bad_sheet_names(tmp_path: Path, title: str) -> None:
     with pytest.raises(ValueError, match="sheet name"), XlsxWriter(tmp_path / "t.xlsx") as w:
         w.add_sheet(title)
