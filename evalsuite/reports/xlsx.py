@@ -1,81 +1,87 @@
 """``<model>_scores.xlsx``: the spreadsheet people paste into their own tables.
 
-Sheets: ``summary`` (every metric per benchmark and subgroup, with CIs) and ``per-item``.
+Sheets: ``summary`` (every metric per benchmark and subgroup, with CIs) and ``per-item`` (one row per
+item: status, scores, the first output). ``xlsx_writer`` writes the SpreadsheetML; this module decides
+the rows and their look.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-from openpyxl import Workbook
-from openpyxl.cell import WriteOnlyCell
-from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
-from openpyxl.styles import Font, PatternFill
-from openpyxl.utils import get_column_letter
-
 from evalsuite.metrics import Breakdown, Summary, majority_answer, valid_samples
 from evalsuite.reports.junit import item_status
+from evalsuite.reports.xlsx_writer import SheetTooLarge, XlsxWriter
 from evalsuite.types import ItemResult
 
-_CELL_MAX = 32_000  # Excel refuses cells over 32,767 characters
-_HEADER_FILL = PatternFill("solid", fgColor="1F3A5F")
-_HEADER_FONT = Font(bold=True, color="FFFFFF")
-_STATUS_FILL = {
-    k: PatternFill("solid", fgColor=v)
-    for k, v in {"correct": "E3F4E8", "wrong": "FBE4E4", "error": "FFF1D6"}.items()
-}
-_NO_FILL = PatternFill()
-
-
-def _cell(value: Any) -> Any:
-    """Make ``value`` safe for a cell: no control characters, not too long."""
-    if value is None or isinstance(value, (int, float, bool)):
-        return value
-    return ILLEGAL_CHARACTERS_RE.sub("\ufffd", str(value))[:_CELL_MAX]
+_SUMMARY_HEADER = (
+    "benchmark",
+    "subset",
+    "metric",
+    "value",
+    "stderr",
+    "ci_low",
+    "ci_high",
+    "n_items",
+    "ci_method",
+    "mean_output_tokens",
+    "truncation_rate",
+    "error_samples",
+)
+_SUMMARY_WIDTHS = (14, 24, 12, 9, 9, 9, 9, 9, 10, 12, 12, 10)
+_ITEM_HEADER = (
+    "benchmark",
+    "item_id",
+    "status",
+    "groups",
+    "samples",
+    "correct_samples",
+    "avg_score",
+    "majority_extracted",
+    "gold",
+    "mean_output_tokens",
+    "truncated",
+    "error_samples",
+    "first_output",
+)
+_ITEM_WIDTHS = (12, 30, 9, 28, 8, 9, 9, 18, 18, 10, 9, 9, 80)
+_STATUS_COL = 2
+_HEADER_FONT, _HEADER_FILL = "FFFFFF", "1F3A5F"  # bold white on navy
+_STATUS_FILL = {"correct": "E3F4E8", "wrong": "FBE4E4", "error": "FFF1D6"}  # truncated: no fill
+_FLOAT_FORMAT = "0.000"
 
 
 def _sheet(
-    wb: Workbook,
+    book: XlsxWriter,
     title: str,
     header: Sequence[str],
-    rows: Sequence[Sequence[Any]],
+    rows: Iterable[Sequence[Any]],
     widths: Sequence[int],
     status_col: int | None = None,
 ) -> None:
-    # Write-only mode streams rows: styling cell by cell in a normal sheet took ~10 s per 5,000 items.
-    ws = wb.create_sheet(title)
-    for i, w in enumerate(widths, start=1):
-        ws.column_dimensions[get_column_letter(i)].width = w
-    ws.freeze_panes = "A2"
-    ws.auto_filter.ref = f"A1:{get_column_letter(len(header))}{len(rows) + 1}"
-    head = []
-    for name in header:
-        c = WriteOnlyCell(ws, value=name)
-        c.font, c.fill = _HEADER_FONT, _HEADER_FILL
-        head.append(c)
-    ws.append(head)
+    """One sheet: bold white-on-navy frozen header, auto-filter, floats as ``0.000``, status cells filled."""
+    sheet = book.add_sheet(
+        title,
+        widths=widths,
+        freeze_header=True,
+        autofilter=True,
+        float_style=book.style(number_format=_FLOAT_FORMAT),
+    )
+    head = book.style(bold=True, color=_HEADER_FONT, fill=_HEADER_FILL)
+    sheet.append(header, [head] * len(header))
+    if status_col is None:
+        for row in rows:
+            sheet.append(row)
+        return
+    plain = [0] * len(header)
+    by_status: dict[str, list[int]] = {}
+    for status, color in _STATUS_FILL.items():
+        by_status[status] = list(plain)
+        by_status[status][status_col] = book.style(fill=color)
     for row in rows:
-        out: list[Any] = []
-        for col, value in enumerate(row):
-            value = _cell(value)
-            if (
-                isinstance(value, float)
-                or (isinstance(value, str) and value.startswith("="))
-                or col == status_col
-            ):
-                c = WriteOnlyCell(ws, value=value)
-                if isinstance(value, float):
-                    c.number_format = "0.000"
-                elif col == status_col:
-                    c.fill = _STATUS_FILL.get(str(value), _NO_FILL)
-                if c.data_type == "f":
-                    # A model output starting with "=" must stay text, never become a formula Excel runs.
-                    c.data_type = "s"
-                value = c
-            out.append(value)
-        ws.append(out)
+        sheet.append(row, by_status.get(row[status_col], plain))
 
 
 def _summary_rows(summary: Summary) -> list[list[Any]]:
@@ -130,49 +136,22 @@ def _item_row(it: ItemResult) -> list[Any]:
 
 
 def write_xlsx(path: Path, items: Sequence[ItemResult], summary: Summary) -> Path:
-    """Write the workbook to ``path``."""
-    wb = Workbook(write_only=True)
-    _sheet(
-        wb,
-        "summary",
-        [
-            "benchmark",
-            "subset",
-            "metric",
-            "value",
-            "stderr",
-            "ci_low",
-            "ci_high",
-            "n_items",
-            "ci_method",
-            "mean_output_tokens",
-            "truncation_rate",
-            "error_samples",
-        ],
-        _summary_rows(summary),
-        [14, 24, 12, 9, 9, 9, 9, 9, 10, 12, 12, 10],
-    )
-    _sheet(
-        wb,
-        "per-item",
-        [
-            "benchmark",
-            "item_id",
-            "status",
-            "groups",
-            "samples",
-            "correct_samples",
-            "avg_score",
-            "majority_extracted",
-            "gold",
-            "mean_output_tokens",
-            "truncated",
-            "error_samples",
-            "first_output",
-        ],
-        [_item_row(it) for it in items],
-        [12, 30, 9, 28, 8, 9, 9, 18, 18, 10, 9, 9, 80],
-        status_col=2,
-    )
-    wb.save(path)
+    """Write the workbook to ``path``, streaming the per-item rows (memory flat in the item count)."""
+    try:
+        return _write(path, items, summary, zip64=False)
+    except SheetTooLarge:  # over 2 GiB of XML in one sheet: again, with ZIP64 headers
+        return _write(path, items, summary, zip64=True)
+
+
+def _write(path: Path, items: Sequence[ItemResult], summary: Summary, *, zip64: bool) -> Path:
+    with XlsxWriter(path, zip64=zip64) as book:
+        _sheet(book, "summary", _SUMMARY_HEADER, _summary_rows(summary), _SUMMARY_WIDTHS)
+        _sheet(
+            book,
+            "per-item",
+            _ITEM_HEADER,
+            (_item_row(it) for it in items),
+            _ITEM_WIDTHS,
+            status_col=_STATUS_COL,
+        )
     return path
