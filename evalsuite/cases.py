@@ -22,7 +22,6 @@ from evalsuite.selection import item_marks, load_benchmarks, select_items, selec
 from evalsuite.settings import Settings
 from evalsuite.types import Completion, Item, ItemResult
 
-
 SHIPPED_KEY = pytest.StashKey[set[int]]()
 """Per test: ids of the result payloads one of its reports already carries (``scoring.ship_once``)."""
 
