@@ -12,7 +12,9 @@ counted), its VmRSS at each phase, and each worker's own peak.
 "The engine's own" is the same command at one item: interpreter, pytest, xdist, evalsuite and the
 fake engine loaded, nothing per item. Prints per N: the controller's peak, its growth over that
 baseline (the target: <= 200 MB at 100,000 items), the growth per item, the RSS at the phases
-(items loaded, tests done, reports written), the largest worker peak, and wall seconds.
+(items loaded, tests done, reports written), the largest worker peak, wall seconds, and pytest's
+floor: its controller's growth on N do-nothing cases (half failing, as ours), ``cached_rerun``'s
+floor run, which no pytest-native suite can go below.
 
 ``--trace N,...`` reruns those sizes with ``tracemalloc`` on in the controller
 (``MEMPROBE_TRACE=1``; slower) and prints where its Python memory grew: allocation sites from
@@ -33,7 +35,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from cached_rerun import write_inputs  # noqa: E402
+from cached_rerun import FLOOR, write_inputs  # noqa: E402
 
 TARGET_MB = 200
 TARGET_ITEMS = 100_000
@@ -69,6 +71,25 @@ def run(n: int, root: Path, workers: int, *, trace: str = "", census: bool = Fal
         "profile": controller.get("profile", []), "census": controller.get("census", []),
         "holders": controller.get("holders", {}), "report_attrs": controller.get("report_attrs", {}), "holders_detail": controller.get("holders_detail", {}),
     }
+
+
+def floor_peak(n: int, root: Path, workers: int) -> int:
+    """pytest alone (``cached_rerun``'s floor: N do-nothing cases, half failing): its controller's peak RSS, KiB."""
+    from evalsuite.invocation import LEAN_PYTEST_ARGS
+
+    folder = root / f"floor{n}"
+    folder.mkdir()
+    (folder / "test_floor.py").write_text(FLOOR.format(n=n), encoding="utf-8")
+    (folder / "pytest.ini").write_text("[pytest]\n", encoding="utf-8")
+    probe = folder / "probe"
+    env = {**os.environ, "MEMPROBE_OUT": str(probe), "MEMPROBE_TRACE": "0", "MEMPROBE_CENSUS": "0",
+           "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT / "benchmarks"), os.environ.get("PYTHONPATH")]))}
+    cmd = [sys.executable, "-m", "pytest", "-q", "--tb=no", *LEAN_PYTEST_ARGS, "-p", "memory_probe",
+           "-n", str(workers), "test_floor.py"]
+    done = subprocess.run(cmd, cwd=folder, env=env, capture_output=True, text=True)
+    if done.returncode not in (0, 1):
+        raise SystemExit(f"floor run failed ({done.returncode}):\n{done.stdout[-3000:]}{done.stderr[-3000:]}")
+    return json.loads((probe / "controller.json").read_text())["ru_maxrss_kib"]
 
 
 def mb(kib: float) -> float:
@@ -119,22 +140,27 @@ def main(argv: list[str] | None = None) -> int:
         root = Path(tmp)
         base = run(1, root, args.workers)
         base_kib = base["peak_kib"]
-        print(f"engine's own (1 item): controller peak {mb(base_kib):.1f} MB, worker peak {mb(base['worker_peak_kib']):.1f} MB")
+        floor_base = floor_peak(1, root, args.workers)
+        print(f"engine's own (1 item): controller peak {mb(base_kib):.1f} MB, worker peak {mb(base['worker_peak_kib']):.1f} MB; "
+              f"pytest's floor (1 do-nothing case): {mb(floor_base):.1f} MB")
         print(f"{'items':>7} {'peak MB':>8} {'+base MB':>9} {'B/item':>7} {'items MB':>9} {'tests MB':>9} "
-              f"{'reports MB':>11} {'worker MB':>10} {'wall s':>7}")
+              f"{'reports MB':>11} {'worker MB':>10} {'wall s':>7} {'floor +MB':>10} {'floor B/item':>13}")
         results = []
         for n in sizes:
             r = run(n, root, args.workers)
             results.append(r)
             ph = r["phases"]
             growth = r["peak_kib"] - base_kib
+            floor = floor_peak(n, root, args.workers) - floor_base
             print(
                 f"{n:>7} {mb(r['peak_kib']):>8.1f} {mb(growth):>9.1f} {growth * 1024 / n:>7.0f} "
                 f"{mb(ph['configured']['VmRSS']):>9.1f} {mb(ph['tests_done']['VmHWM']):>9.1f} "
-                f"{mb(ph['reports_done']['VmHWM']):>11.1f} {mb(r['worker_peak_kib']):>10.1f} {r['wall']:>7.1f}"
+                f"{mb(ph['reports_done']['VmHWM']):>11.1f} {mb(r['worker_peak_kib']):>10.1f} {r['wall']:>7.1f} "
+                f"{mb(floor):>10.1f} {floor * 1024 / n:>13.0f}", flush=True
             )
         print("(items MB: RSS once the items are loaded and the engine created; tests MB / reports MB: the "
-              "controller's high-water mark when the last test ended / after the reports)")
+              "controller's high-water mark when the last test ended / after the reports; floor: pytest's own "
+              "controller on N do-nothing cases, above its own at one case)")
         at_target = [r for r in results if r["n"] == TARGET_ITEMS]
         for r in at_target:
             growth_mb = mb(r["peak_kib"] - base_kib)
