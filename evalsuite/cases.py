@@ -17,10 +17,13 @@ import pytest
 from evalsuite.benchmarks import BenchmarkData
 from evalsuite.cache import CompletionCache
 from evalsuite.generation import GenerationFailed, wait_for_item
-from evalsuite.scoring import evaluate_item, failed_item, record_result
+from evalsuite.scoring import evaluate_item, failed_item, record_result, ship_once
 from evalsuite.selection import item_marks, load_benchmarks, select_items, select_shard
 from evalsuite.settings import Settings
 from evalsuite.types import Completion, Item, ItemResult
+
+SHIPPED_KEY = pytest.StashKey[set[int]]()
+"""Per test: ids of the result payloads one of its reports already carries (``scoring.ship_once``)."""
 
 
 class Cases:
@@ -82,6 +85,12 @@ class Cases:
         if prompt is not None:
             return prompt
         return "\n\n".join(f"[{m.role}]\n{m.content}" for m in item.messages)
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtest_makereport(self, item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
+        report = yield
+        ship_once(report, item.stash.setdefault(SHIPPED_KEY, set()))
+        return report
 
     # process lifetime -------------------------------------------------------------------------
 

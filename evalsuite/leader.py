@@ -123,7 +123,9 @@ class Leader:
         selected = dict.fromkeys(p for p in map(item_nodeid_from_test, ids) if p in by_nodeid)
         self._start([by_nodeid[p] for p in selected])
 
+    @pytest.hookimpl(trylast=True)
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        """Last: other plugins see the result's payload before the recorder takes it off the report."""
         self.recorder.add_report(report)
 
     @pytest.hookimpl(trylast=True)

@@ -3,7 +3,6 @@ writes the reports and decides the session's exit status."""
 
 from __future__ import annotations
 
-import json
 import logging
 import platform
 import subprocess
@@ -18,9 +17,9 @@ import pytest
 from evalsuite.benchmarks import BenchmarkData
 from evalsuite.generation import GenerationStats
 from evalsuite.position_bias import bias_lines, position_biases
-from evalsuite.scoring import RESULT_PROPERTY
+from evalsuite.scoring import take_results
 from evalsuite.settings import GateSettings, Settings
-from evalsuite.types import ItemResult, RunRecord, item_result_from_dict
+from evalsuite.types import ItemResult, RunRecord
 
 log = logging.getLogger(__name__)
 
@@ -46,11 +45,10 @@ class Recorder:
         self.exit_reason = ""
 
     def add_report(self, report: pytest.TestReport) -> None:
-        payload = next((v for k, v in report.user_properties if k == RESULT_PROPERTY), None)
-        if payload is not None:
-            result = item_result_from_dict(json.loads(str(payload)))
+        results, evaluated = take_results(report)
+        for result in results:
             self.results[result.nodeid] = result
-        elif report.failed:
+        if not evaluated and report.failed:
             self.other_failures += 1
 
     # ------------------------------------------------------------------------------------------

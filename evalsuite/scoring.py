@@ -8,18 +8,50 @@ import logging
 from collections.abc import Sequence
 from typing import Any
 
-from evalsuite.types import Completion, Item, ItemResult, SampleResult
+from evalsuite.types import Completion, Item, ItemResult, SampleResult, item_result_from_dict
 from evalsuite.verify.base import Verdict, verifiers
 
 log = logging.getLogger(__name__)
 
 RESULT_PROPERTY = "evalsuite_result"
 """Name of the test report's user property that carries an item's result to the leader."""
+SHIPPED = None
+"""The property's value on a report whose result an earlier report of the same test carried (or
+that the leader has read): the report belongs to an evaluated item, its payload is elsewhere."""
 
 
 def record_result(node: Any, result: ItemResult) -> None:
     """Attach ``result`` to a test's reports (xdist ships user properties to the controller)."""
     node.user_properties.append((RESULT_PROPERTY, json.dumps(dataclasses.asdict(result), default=str)))
+
+
+def ship_once(report: Any, shipped: set[int]) -> None:
+    """Keep an item's result on the first of its test's reports only (setup, call and teardown all copy
+    the node's properties): the payload is serialized, sent and stored by the leader once, not three times.
+
+    ``shipped`` holds the ids of the payload strings already sent for this test (the caller keeps it on the item).
+    """
+    props = report.user_properties
+    if not any(k == RESULT_PROPERTY and v is not SHIPPED for k, v in props):
+        return
+    report.user_properties = [(k, SHIPPED if k == RESULT_PROPERTY and id(v) in shipped else v) for k, v in props]
+    shipped.update(id(v) for k, v in props if k == RESULT_PROPERTY and v is not SHIPPED)
+
+
+def take_results(report: Any) -> tuple[list[ItemResult], bool]:
+    """The results a report carries, and whether it belongs to an evaluated item at all.
+
+    The payloads are replaced by ``SHIPPED`` once read: pytest keeps every report to the end of the
+    session, the recorder keeps the result, and nothing else needs the serialized copy.
+    """
+    props = report.user_properties
+    found = [v for k, v in props if k == RESULT_PROPERTY]
+    if not found:
+        return [], False
+    results = [item_result_from_dict(json.loads(str(v))) for v in found if v is not SHIPPED]
+    if results:
+        report.user_properties = [(k, SHIPPED if k == RESULT_PROPERTY else v) for k, v in props]
+    return results, True
 
 
 def verify_completion(item: Item, completion: Completion) -> Verdict:

@@ -54,8 +54,11 @@ def item_status(item: ItemResult) -> str:
     return "correct" if any(s.correct for s in valid) else "wrong"
 
 
-def _testcase(suite: ET.Element, it: ItemResult) -> str:
-    case = ET.SubElement(suite, "testcase", classname=_clean(it.benchmark), name=_clean(it.item_id), time="0")
+def _testcase(case: ET.Element, it: ItemResult) -> str:
+    """Fill the ``<testcase>`` element of one item; its status."""
+    case.set("classname", _clean(it.benchmark))
+    case.set("name", _clean(it.item_id))
+    case.set("time", "0")
     props = ET.SubElement(case, "properties")
     valid = valid_samples(it)
     voted = majority_answer(valid)
@@ -101,44 +104,69 @@ def _testcase(suite: ET.Element, it: ItemResult) -> str:
 
 
 def write_junit(path: Path, run: RunRecord, summary: Summary) -> Path:
-    """Write ``junit.xml``: a testsuite per benchmark with metric and model properties, a testcase per item."""
-    root = ET.Element("testsuites", name=_clean(f"evalsuite {run.run_id}"))
+    """Write ``junit.xml``: a testsuite per benchmark with metric and model properties, a testcase per item.
+
+    Streamed: each testcase is built, written and dropped, so memory stays flat in the number of items
+    (one tree of 100,000 testcases took ~3 KB per item). The text is what ``ET.indent`` of the whole
+    tree writes.
+    """
     meta = _flat_scalars(redact(run.meta))
-    totals = Counter[str]()
-    by_bench: dict[str, list[ItemResult]] = {}
-    for it in run.items:
-        by_bench.setdefault(it.benchmark, []).append(it)
-    for bench, items in by_bench.items():
-        suite = ET.SubElement(root, "testsuite", name=_clean(bench))
-        props = ET.SubElement(suite, "properties")
-        bs = summary.benchmarks.get(bench)
-        if bs is not None:
-            for name, est in bs.metrics.items():
-                _prop(props, f"metric.{name}", f"{est.value:.4f}")
-                _prop(props, f"metric.{name}.ci", f"{est.ci_low:.4f}-{est.ci_high:.4f}")
-            _prop(props, "truncation_rate", f"{bs.overall.truncation_rate:.4f}")
-            _prop(props, "truncated_samples", bs.overall.truncated)
-            for name, est in bs.overall.excluding_truncated.items():
-                _prop(props, f"metric.{name}.excluding_truncated", f"{est.value:.4f}")
-            _prop(props, "error_samples", bs.overall.errors.samples)
-        _prop(props, "run_id", run.run_id)
-        for key, value in meta:
-            _prop(props, f"meta.{key}", value)
-        counts = Counter(_testcase(suite, it) for it in items)
-        suite.set("tests", str(len(items)))
-        suite.set("failures", str(counts["wrong"]))
-        suite.set("errors", str(counts["error"]))
-        suite.set("skipped", str(counts["truncated"]))
-        totals.update(
-            {
-                "tests": len(items),
-                "failures": counts["wrong"],
-                "errors": counts["error"],
-                "skipped": counts["truncated"],
-            }
-        )
-    for key in ("tests", "failures", "errors", "skipped"):
-        root.set(key, str(totals[key]))
-    ET.indent(root)
-    ET.ElementTree(root).write(path, encoding="utf-8", xml_declaration=True)
+    counts: dict[str, Counter[str]] = {}
+    for it in run.items:  # the suites' counts come first in the file: one pass to know them
+        counts.setdefault(it.benchmark, Counter())[item_status(it)] += 1
+    root = ET.Element("testsuites", name=_clean(f"evalsuite {run.run_id}"))
+    for key, name in (("tests", None), ("failures", "wrong"), ("errors", "error"), ("skipped", "truncated")):
+        root.set(key, str(sum(c.total() if name is None else c[name] for c in counts.values())))
+    with path.open("w", encoding="utf-8") as out:
+        out.write("<?xml version='1.0' encoding='utf-8'?>\n")
+        if not counts:
+            ET.indent(root)
+            out.write(ET.tostring(root, encoding="unicode"))
+            return path
+        head, tail = _shell(root, level=0)
+        out.write(head)
+        for bench in counts:
+            suite = ET.Element("testsuite", name=_clean(bench))
+            _suite_properties(ET.SubElement(suite, "properties"), bench, run, summary, meta)
+            c = counts[bench]
+            suite.set("tests", str(c.total()))
+            suite.set("failures", str(c["wrong"]))
+            suite.set("errors", str(c["error"]))
+            suite.set("skipped", str(c["truncated"]))
+            suite_head, suite_tail = _shell(suite, level=1)
+            out.write("\n  " + suite_head)
+            for it in run.items:
+                if it.benchmark == bench:
+                    case = ET.Element("testcase")
+                    _testcase(case, it)
+                    ET.indent(case, level=2)
+                    out.write("\n    " + ET.tostring(case, encoding="unicode"))
+            out.write(suite_tail)
+        out.write(tail)
     return path
+
+
+def _shell(element: ET.Element, *, level: int) -> tuple[str, str]:
+    """``element`` indented at ``level`` as the text before and after its children still to come."""
+    marker = ET.SubElement(element, "streamed-children")
+    ET.indent(element, level=level)
+    text = ET.tostring(element, encoding="unicode")
+    element.remove(marker)
+    before, after = text.split("<streamed-children />", 1)
+    return before.rstrip(" ").removesuffix("\n"), after  # each child comes with its own newline and indent
+
+
+def _suite_properties(props: ET.Element, bench: str, run: RunRecord, summary: Summary, meta: list[tuple[str, Any]]) -> None:
+    bs = summary.benchmarks.get(bench)
+    if bs is not None:
+        for name, est in bs.metrics.items():
+            _prop(props, f"metric.{name}", f"{est.value:.4f}")
+            _prop(props, f"metric.{name}.ci", f"{est.ci_low:.4f}-{est.ci_high:.4f}")
+        _prop(props, "truncation_rate", f"{bs.overall.truncation_rate:.4f}")
+        _prop(props, "truncated_samples", bs.overall.truncated)
+        for name, est in bs.overall.excluding_truncated.items():
+            _prop(props, f"metric.{name}.excluding_truncated", f"{est.value:.4f}")
+        _prop(props, "error_samples", bs.overall.errors.samples)
+    _prop(props, "run_id", run.run_id)
+    for key, value in meta:
+        _prop(props, f"meta.{key}", value)
