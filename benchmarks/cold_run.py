@@ -53,6 +53,7 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))  # plan with the evalsuite that the suite runs (pytest runs with cwd=ROOT)
 TINY = ROOT / "fixtures" / "models" / "tiny-r1"
 SHAPES = {
     "qwen2-0.5b": {
