@@ -34,7 +34,8 @@ Qwen2ForCausalLM of Qwen2-0.5B's shape (hidden 896, 24 layers, 14 heads, 2 KV he
 4864, tied embeddings, context 4096) with the tiny model's tokenizer and vocabulary, saved in bf16
 (evalsuite runs it in fp32 on CPU, as vLLM does with these kwargs). Greedy decoding of random
 weights rarely meets EOS, so nearly every request generates max_tokens. Its defaults (32 items,
-64 tokens) keep one round (raw + suite) to about 3 minutes on 2 CPU cores.
+32 tokens) keep one round (raw + suite) to about 3 minutes on 2 quiet CPU cores (vLLM computes the
+model on one of them); 5-7 minutes when other jobs load the machine.
 """
 
 from __future__ import annotations
