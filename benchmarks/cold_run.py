@@ -232,7 +232,7 @@ def raw(spec: Mapping[str, Any], tmp: Path) -> dict[str, Any]:
         # breakdown: interpreter start | import vllm + vllm.LLM() | generate | until exit
         **_phases(t0, t_configured=r["t_start"], load_s=r["t_load"] - r["t_start"], t_gen=r["t_gen"],
                   gen_s=r["seconds"], t_done=r["t_gen"], t_exit=t_exit),
-        "texts": dict(zip(spec["keys"], texts)),
+        "texts": dict(zip(spec["keys"], texts, strict=True)),
     }
 
 
