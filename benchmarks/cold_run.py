@@ -101,14 +101,14 @@ PLUGINS = {
 """-p plugin of benchmarks/cold_run.py: evalsuite's configure-time engine preload turned off."""
 from evalsuite.generation import GenerationLeader
 
-GenerationLeader.preload = lambda self, items: False
+GenerationLeader.preload = lambda self, items: None
 ''',
     "load-first": '''
 """-p plugin of benchmarks/cold_run.py: the preload starts the engine load before planning anything.
 
-evalsuite's preload first plans every request (rendering needs the tokenizer, so transformers is
-imported on the main thread at configure time, before xdist starts its workers) to skip the load
-when every completion is cached; a cold run cannot be cached, so here the load starts at once.
+evalsuite's preload first plans every request in its background thread (rendering needs the
+tokenizer) to skip the load when every completion is cached; a cold run cannot be cached, so here
+the load starts at once and ``start`` plans on its own.
 """
 import threading
 
@@ -117,10 +117,10 @@ from evalsuite.generation import GenerationLeader
 
 def preload(self, items):
     if not self.generate_missing or self._load_thread is not None:
-        return False
+        return
+    self._planned_ahead.set()  # nothing planned ahead: start() plans
     self._load_thread = threading.Thread(target=self._load, name="evalsuite-load", daemon=True)
     self._load_thread.start()
-    return True
 
 
 GenerationLeader.preload = preload

@@ -127,6 +127,8 @@ class GenerationLeader:
         self._load_thread: threading.Thread | None = None
         self._load_error: BaseException | None = None
         self._load_seconds = 0.0
+        self._load_ran = False
+        self._planned_ahead = threading.Event()
         self._ended = threading.Event()
         self._end_lock = threading.Lock()
         self._left: dict[str, Request] = {}
@@ -154,13 +156,7 @@ class GenerationLeader:
     ) -> dict[str, tuple[list[Request], bool]]:
         # The engine is part of the identity: vLLM and transformers kernels differ in numerics.
         fingerprint = f"{self.engine.name}/{self.engine.fingerprint()}"
-        context = self.engine.context_length()
-        given = self.sampling.max_tokens if self.max_tokens_given else None
-        if given is not None and context is not None and given > context:
-            raise EngineConfigError(
-                f"--max-tokens {given}: larger than the model's context length {context}; "
-                f"pass --max-tokens {context} or less, or leave it out to generate up to the context"
-            )
+        context = self._check_max_tokens()
         name = adapter_name or self.adapter
         # An adapter is its own cache entry: its name and weights' fingerprint join the key.
         adapter = self.engine.adapter_identity(name) if name is not None else None
@@ -192,23 +188,50 @@ class GenerationLeader:
             planned[item.nodeid] = (requests, bool(cut))
         return planned
 
-    def preload(self, items: Sequence[Item]) -> bool:
-        """Start loading the engine in the background now if any request of ``items`` is not cached.
+    def _check_max_tokens(self) -> int | None:
+        """The model's context length, once ``--max-tokens`` is known to fit in it."""
+        context = self.engine.context_length()
+        given = self.sampling.max_tokens if self.max_tokens_given else None
+        if given is not None and context is not None and given > context:
+            raise EngineConfigError(
+                f"--max-tokens {given}: larger than the model's context length {context}; "
+                f"pass --max-tokens {context} or less, or leave it out to generate up to the context"
+            )
+        return context
+
+    def preload(self, items: Sequence[Item]) -> None:
+        """Plan ``items`` and, unless every request is cached, load the engine: in the background.
 
         Called when the run's items are known but not yet which tests were selected (the xdist
-        controller waits for its workers' collection): the load then overlaps that start-up. A
-        fully cached rerun never starts the engine. Returns whether the load started.
+        controller waits for its workers' collection). Planning (the tokenizer's import, every
+        prompt rendered, the cache asked) and the load then overlap xdist's start-up instead of
+        delaying it; ``start`` reuses the plan. A fully cached rerun never starts the engine.
+        Raises ``EngineConfigError`` here, before anything starts, for a ``--max-tokens`` past the
+        model's context.
         """
         if not self.generate_missing or self._load_thread is not None:
-            return False
-        keys = {r.key for r in self.plan(items)}
-        if self.use_cache and len(self.cache.get_many(list(keys))) == len(keys) and not self._also_missing(items):
-            return False
-        self._load_thread = threading.Thread(target=self._load, name="evalsuite-load", daemon=True)
+            return
+        self._check_max_tokens()
+        self._load_thread = threading.Thread(
+            target=self._plan_and_load, args=(list(items),), name="evalsuite-load", daemon=True
+        )
         self._load_thread.start()
-        return True
+
+    def _plan_and_load(self, items: list[Item]) -> None:
+        try:
+            keys = {r.key for r in self.plan(items)}
+            needed = not (self.use_cache and len(self.cache.get_many(list(keys))) == len(keys)
+                          and not self._also_missing(items))
+        except Exception:  # start() plans again on its own thread, and reports what fails there
+            log.debug("planning ahead failed", exc_info=True)
+            needed = False
+        finally:
+            self._planned_ahead.set()
+        if needed:
+            self._load()
 
     def _load(self) -> None:
+        self._load_ran = True
         start = time.perf_counter()
         try:
             self.engine.load()
@@ -219,10 +242,10 @@ class GenerationLeader:
 
     def _loaded(self) -> float:
         """Load the engine (or wait for ``preload``'s load); its load time in seconds."""
-        if self._load_thread is None:
-            self._load()
-        else:
+        if self._load_thread is not None:
             self._load_thread.join()
+        if not self._load_ran:  # no preload, or it found everything cached (and the cache changed since)
+            self._load()
         if self._load_error is not None:
             raise self._load_error
         return self._load_seconds
@@ -241,6 +264,8 @@ class GenerationLeader:
 
     def start(self, items: Sequence[Item]) -> None:
         """Write the plan and start generating what is missing in a background thread."""
+        if self._load_thread is not None:
+            self._planned_ahead.wait()  # preload's plan is this plan: never render twice, or at once
         self.cache.set_state(self.run_id, "planning")
         self.watchdog.start()  # beats from now on: waiting tests see a live leader while it plans
         try:
@@ -452,7 +477,7 @@ def wait_for_item(
     *,
     stall_timeout_s: float = Deadlines.stall_s,
     poll_s: float = 0.05,
-    max_poll_s: float = 1.0,
+    max_poll_s: float = 0.25,
 ) -> list[Completion]:
     """Block until every sample of ``item_nodeid`` has a completion, the run failed, or its leader went silent.
 

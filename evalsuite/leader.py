@@ -74,7 +74,7 @@ class Leader:
             deadlines=settings.deadlines,
         )
         # The items are known now; which tests run is known only after the workers' collection.
-        # Loading the engine meanwhile overlaps xdist's start-up with the model load.
+        # Planning and loading the engine meanwhile (in the background) overlap xdist's start-up.
         try:
             self.generation.preload(cases.items)
         except EngineError as exc:  # e.g. --max-tokens beyond the context a server reports

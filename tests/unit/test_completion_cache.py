@@ -196,7 +196,7 @@ def test_preload_then_start_renders_each_prompt_once(tmp_path):
     leader = GenerationLeader(engine, CompletionCache(tmp_path / "c.sqlite"), run_id="r", sampling=SamplingConfig(),
                               samples=2)
     items = _items(4)
-    assert leader.preload(items)
+    leader.preload(items)
     leader.start(items[:3])
     leader.join()
     assert sorted(rendered) == ["q0", "q1", "q2", "q3"]
