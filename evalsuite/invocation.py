@@ -48,7 +48,7 @@ def _separate_path_values(args: Sequence[str], cwd: Path) -> list[tuple[str, str
     """(flag, value) of our options given as two arguments whose value is an existing path."""
     return [
         (flag, value)
-        for flag, value in zip(args, args[1:])
+        for flag, value in zip(args, args[1:], strict=False)
         if flag in _VALUED and not value.startswith("-") and _exists(cwd / value)
     ]
 

@@ -18,10 +18,10 @@ from __future__ import annotations
 
 import math
 import statistics
-from statistics import NormalDist
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
+from statistics import NormalDist
 from typing import Any
 
 import numpy as np
