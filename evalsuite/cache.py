@@ -46,7 +46,6 @@ CREATE TABLE IF NOT EXISTS claims (
     key TEXT PRIMARY KEY, owner TEXT NOT NULL, expires REAL NOT NULL
 );
 CREATE INDEX IF NOT EXISTS claims_owner ON claims (owner);
-CREATE TABLE IF NOT EXISTS generators (identity TEXT PRIMARY KEY);
 """
 
 class RunState(NamedTuple):
@@ -110,22 +109,6 @@ class CompletionCache:
             conn.execute("PRAGMA synchronous=NORMAL")
             self._local.conn = conn
         return conn
-
-    # generators: who ever generated here ------------------------------------------------------
-
-    def note_generator(self, identity: str) -> None:
-        """Record that ``identity`` (engine, model fingerprint, adapter) generates into this cache."""
-        self._conn().execute("INSERT OR IGNORE INTO generators VALUES (?)", (identity,))
-
-    def may_hold(self, identity: str) -> bool:
-        """False only when certainly nothing ``identity`` generated is stored here (then a run can
-        load its engine before planning). A cache written before generators were recorded (none
-        recorded, completions present) may hold anything."""
-        conn = self._conn()
-        if conn.execute("SELECT 1 FROM generators WHERE identity = ?", (identity,)).fetchone():
-            return True
-        recorded = conn.execute("SELECT 1 FROM generators LIMIT 1").fetchone() is not None
-        return not recorded and conn.execute("SELECT 1 FROM completions LIMIT 1").fetchone() is not None
 
     # completions -----------------------------------------------------------------------------
 

@@ -199,49 +199,35 @@ class GenerationLeader:
             )
         return context
 
-    def identity(self, adapter_name: str | None) -> str:
-        """Who answers requests of ``adapter_name`` (None: the base model): engine, model, adapter."""
-        base = f"{self.engine.name}/{self.engine.fingerprint()}"
-        return base if adapter_name is None else f"{base}+{adapter_name}/{self.engine.adapter_identity(adapter_name)}"
-
     def preload(self, items: Sequence[Item]) -> None:
         """Plan ``items`` and, unless every request is cached, load the engine: in the background.
 
         Called when the run's items are known but not yet which tests were selected (the xdist
         controller waits for its workers' collection). Planning (the tokenizer's import, every
         prompt rendered, the cache asked) and the load then overlap xdist's start-up instead of
-        delaying it; ``start`` reuses the plan. A fully cached rerun never starts the engine; when
-        the cache certainly holds nothing of this model (or is not read), the load starts at once,
-        beside the planning. Raises ``EngineConfigError`` here, before anything starts, for a
-        ``--max-tokens`` past the model's context.
+        delaying it; ``start`` reuses the plan. A fully cached rerun never starts the engine.
+        Raises ``EngineConfigError`` here, before anything starts, for a ``--max-tokens`` past the
+        model's context.
         """
         if not self.generate_missing or self._load_thread is not None:
             return
         self._check_max_tokens()
-        items = list(items)
-        if self.use_cache and self.cache.may_hold(self.identity(self.adapter)):
-            self._load_thread = threading.Thread(
-                target=self._plan_and_load, args=(items,), name="evalsuite-load", daemon=True
-            )
-        else:
-            threading.Thread(target=self._plan_ahead, args=(items,), name="evalsuite-plan", daemon=True).start()
-            self._load_thread = threading.Thread(target=self._load, name="evalsuite-load", daemon=True)
+        self._load_thread = threading.Thread(
+            target=self._plan_and_load, args=(list(items),), name="evalsuite-load", daemon=True
+        )
         self._load_thread.start()
 
-    def _plan_ahead(self, items: list[Item]) -> bool:
-        """Plan ``items`` for ``start``; whether any of their requests is not cached."""
+    def _plan_and_load(self, items: list[Item]) -> None:
         try:
             keys = {r.key for r in self.plan(items)}
-            return not (self.use_cache and len(self.cache.get_many(list(keys))) == len(keys)
-                        and not self._also_missing(items))
+            needed = not (self.use_cache and len(self.cache.get_many(list(keys))) == len(keys)
+                          and not self._also_missing(items))
         except Exception:  # start() plans again on its own thread, and reports what fails there
             log.debug("planning ahead failed", exc_info=True)
-            return False
+            needed = False
         finally:
             self._planned_ahead.set()
-
-    def _plan_and_load(self, items: list[Item]) -> None:
-        if self._plan_ahead(items):
+        if needed:
             self._load()
 
     def _load(self) -> None:
@@ -353,8 +339,6 @@ class GenerationLeader:
         if hasattr(self.engine, "on_progress"):  # engines that see tokens before a request ends
             self.engine.on_progress = self.watchdog.touch  # type: ignore[attr-defined]
         try:
-            for name in {r.adapter for r in self._left.values()}:
-                cache.note_generator(self.identity(name))  # a later run of it plans before loading
             self._generate_claimed(cache, on_completion, progress)
         except BaseException as exc:  # the engine died: every waiting test must learn it
             log.exception("generation failed")

@@ -201,36 +201,3 @@ def test_preload_then_start_renders_each_prompt_once(tmp_path):
     leader.join()
     assert sorted(rendered) == ["q0", "q1", "q2", "q3"]
     assert leader.stats.generated == 6
-
-
-def test_generators_tell_a_cold_model_from_one_that_may_be_cached(tmp_path):
-    cache = CompletionCache(tmp_path / "c.sqlite")
-    assert not cache.may_hold("vllm/abc")  # empty cache
-    cache.put(Completion("k", "t", "stop"), run_id="r")
-    assert cache.may_hold("vllm/abc")  # completions from before generators were recorded: anything
-    cache.note_generator("vllm/def")
-    assert not cache.may_hold("vllm/abc") and cache.may_hold("vllm/def")
-
-
-def test_a_model_never_generated_here_loads_before_planning(tmp_path):
-    """Cold: the load starts at once, beside the planning; a generator recorded by that run plans first next time."""
-    cache = CompletionCache(tmp_path / "c.sqlite")
-    engine = _Engine()
-    order = []
-    engine.load = lambda: order.append("load") or setattr(engine, "loaded", True)
-    render = engine.render
-    engine.render = lambda messages: (time.sleep(0.05), order.append("render"), render(messages))[-1]
-    leader = GenerationLeader(engine, cache, run_id="r", sampling=SamplingConfig(), samples=1)
-    items = _items(3)
-    leader.preload(items)
-    leader.start(items)
-    leader.join()
-    assert order[0] == "load" and order.count("render") == 3
-    again = _Engine()
-    loads = []
-    again.load = lambda: loads.append(1)
-    rerun = GenerationLeader(again, CompletionCache(tmp_path / "c.sqlite"), run_id="r2", sampling=SamplingConfig(), samples=1)
-    rerun.preload(items)
-    rerun.start(items)
-    rerun.join()
-    assert loads == []  # everything cached: planned first, never loaded
