@@ -75,28 +75,27 @@ def _text(value: str, max_chars: int) -> str:
         value = _ILLEGAL.sub("\ufffd", value)
     if len(value) > max_chars:
         value = value[:max_chars]
-    if "&" in value:
-        value = value.replace("&", "&amp;")
-    if "<" in value:
-        value = value.replace("<", "&lt;")
-    if ">" in value:
-        value = value.replace(">", "&gt;")
+    value = _escape_text(value)
     if value[:1].isspace() or value[-1:].isspace():
         return f'<t xml:space="preserve">{value}</t>'
     return f"<t>{value}</t>"
 
 
-def _escape(text: str) -> str:
-    """Escape text content (and double-quoted attribute values)."""
+def _escape_text(text: str) -> str:
+    """Escape element text (``&``, ``<``, ``>``; the ``in`` checks skip the copies on the hot path)."""
     if "&" in text:
         text = text.replace("&", "&amp;")
     if "<" in text:
         text = text.replace("<", "&lt;")
     if ">" in text:
         text = text.replace(">", "&gt;")
-    if '"' in text:
-        text = text.replace('"', "&quot;")
     return text
+
+
+def _escape(text: str) -> str:
+    """Escape text content and double-quoted attribute values."""
+    text = _escape_text(text)
+    return text.replace('"', "&quot;") if '"' in text else text
 
 
 def _absolute(ref: str) -> str:
