@@ -63,6 +63,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from evalsuite.invocation import glued
+
 ROOT = Path(__file__).resolve().parents[1]
 TASK = "peers_gsm8k"
 TARGETS = {"cold": 0.8, "merge decision": 0.6}
@@ -378,8 +380,10 @@ class Bench:
     # evalsuite
 
     def evalsuite_common(self, cache: Path, reports: Path) -> list[str]:
+        # Values joined to their flags: a separate absolute path (--data-dir) became pytest's rootdir,
+        # and the project's ini (its addopts) was ignored in every process (README, "Paths outside").
         a = self.args
-        return [
+        return glued([
             "--model",
             a.model,
             "--engine",
@@ -398,7 +402,7 @@ class Bench:
             str(reports),
             "-n",
             str(a.workers),
-        ]
+        ])
 
     def evalsuite_run(self, name: str, cache: Path) -> Path:
         reports = self.root / name / "reports"
