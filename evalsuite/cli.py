@@ -59,6 +59,8 @@ def _serve(argv: Sequence[str]) -> int:
     from evalsuite.serve import main as serve_main
 
     return serve_main(argv)
+
+
 def _gate(argv: Sequence[str]) -> int:
     from evalsuite.gaterun import main as gate_main
 
